@@ -1,0 +1,40 @@
+"""scVAE Studio: entry point (``streamlit run app.py``).
+
+Sets the page config, loads the default dataset on a session's first run, draws the sidebar
+(dataset, compute device) and hands over to the selected page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.device import describe_device
+from ui.messages import run_safely
+from ui.state import ensure_default_dataset, get_dataset
+
+st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
+]
+
+
+@st.cache_resource
+def _device_label() -> str:
+    return describe_device("auto")
+
+
+page = st.navigation(PAGES)
+run_safely(ensure_default_dataset, action="loading the default dataset")
+
+with st.sidebar:
+    st.markdown("### scVAE Studio")
+    ds = get_dataset()
+    if ds is None:
+        st.caption("No dataset loaded")
+    else:
+        st.markdown(f"**Dataset:** `{ds.name}`  \n{ds.adata.n_obs:,} cells × "
+                    f"{ds.adata.n_vars:,} genes  \nLabels: `{ds.label_key or '—'}`")
+    st.markdown(f"**Device:** {_device_label()}")
+
+page.run()

@@ -1,0 +1,176 @@
+"""Bundled datasets, registered by name so that the UI and the CLI list the same ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_DATASET = "kang_pbmc"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a bundled dataset is, and the defaults that suit it.
+
+    Attributes
+    ----------
+    name
+        Registry key, e.g. ``"kang_pbmc"``.
+    title
+        One-line description for lists.
+    species
+        ``"human"`` or ``"mouse"`` (picks the TF list and prior network).
+    x_kind
+        What ``X`` holds as shipped: ``"counts"``, ``"log-normalized"`` or ``"scaled"``.
+    n_obs, n_vars
+        Shape as shipped (listed without loading the file).
+    label_key
+        The obs column with known cell labels used for scoring.
+    condition_key, control, stimulated
+        For perturbation data, the condition column and its two values.
+    citation
+        Where the data comes from.
+    """
+
+    name: str
+    title: str
+    species: str
+    x_kind: str
+    label_key: str
+    n_obs: int
+    n_vars: int
+    loader: Callable[[], AnnData] = field(repr=False, compare=False)
+    condition_key: str | None = None
+    control: str | None = None
+    stimulated: str | None = None
+    citation: str = ""
+
+
+def _read_asset(filename: str) -> Callable[[], AnnData]:
+    def load() -> AnnData:
+        import anndata
+
+        return anndata.read_h5ad(ASSETS_DIR / "datasets" / filename)
+
+    return load
+
+
+def _load_pbmc68k_reduced() -> AnnData:
+    """Scanpy's bundled copy; X there is scaled, so log-normalised ``raw`` becomes X."""
+    import anndata
+    import scanpy as sc
+
+    ad = sc.datasets.pbmc68k_reduced()
+    out = anndata.AnnData(X=ad.raw.X.copy(), obs=ad.obs.copy(), var=ad.raw.var.copy())
+    return out
+
+
+DATASETS: dict[str, DatasetInfo] = {}
+
+
+def register(info: DatasetInfo) -> None:
+    """Add a dataset to the registry (later modules register generated ones, e.g. simulators)."""
+    DATASETS[info.name] = info
+
+
+register(
+    DatasetInfo(
+        name="kang_pbmc",
+        title="Kang 2018 IFN-β stimulated vs control PBMCs (scGen validation split)",
+        species="human",
+        x_kind="log-normalized",
+        label_key="cell_type",
+        n_obs=1975,
+        n_vars=6998,
+        loader=_read_asset("kang_pbmc.h5ad"),
+        condition_key="condition",
+        control="control",
+        stimulated="stimulated",
+        citation="Kang et al., Nat Biotechnol 2018; Lotfollahi et al., Nat Methods 2019",
+    )
+)
+register(
+    DatasetInfo(
+        name="zeisel_cortex",
+        title="Zeisel 2015 mouse cortex and hippocampus, 200 marker-rich genes, raw UMI counts",
+        species="mouse",
+        x_kind="counts",
+        label_key="level1class",
+        n_obs=3005,
+        n_vars=200,
+        loader=_read_asset("zeisel_cortex.h5ad"),
+        citation="Zeisel et al., Science 2015",
+    )
+)
+register(
+    DatasetInfo(
+        name="pbmc68k_reduced",
+        title="10x PBMC 68k subsample shipped with scanpy (log-normalised, 765 genes)",
+        species="human",
+        x_kind="log-normalized",
+        label_key="bulk_labels",
+        n_obs=700,
+        n_vars=765,
+        loader=_load_pbmc68k_reduced,
+        citation="Zheng et al., Nat Commun 2017 (via scanpy.datasets)",
+    )
+)
+
+
+def get_info(name: str) -> DatasetInfo:
+    """Return the registry entry for ``name`` or raise a DataError listing the known names."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(
+            f"No bundled dataset named '{name}'. Bundled datasets: {', '.join(DATASETS)}."
+        ) from None
+
+
+def load_bundled(name: str) -> AnnData:
+    """Load a bundled dataset as an AnnData.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`DATASETS`.
+
+    Returns
+    -------
+    AnnData
+        With ``uns['dataset_name']`` set and string obs columns as categoricals.
+    """
+    info = get_info(name)
+    adata = info.loader()
+    adata.uns["dataset_name"] = name
+    adata.strings_to_categoricals()
+    return adata
+
+
+def list_datasets() -> pd.DataFrame:
+    """Table of bundled datasets (name, title, species, cells, genes, X, label column)."""
+    rows = []
+    for info in DATASETS.values():
+        rows.append(
+            {
+                "name": info.name,
+                "title": info.title,
+                "species": info.species,
+                "cells": info.n_obs,
+                "genes": info.n_vars,
+                "x": info.x_kind,
+                "label_key": info.label_key,
+                "condition_key": info.condition_key or "",
+            }
+        )
+    return pd.DataFrame(rows)

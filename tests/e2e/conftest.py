@@ -1,0 +1,118 @@
+"""A real ``streamlit run`` server on a free port, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(tmp_dir: Path, *, env_extra: dict[str, str] | None = None,
+                 timeout: float = 90.0) -> tuple[subprocess.Popen, str, float]:
+    """Start the app; return (process, base url, seconds until /_stcore/health said ok)."""
+    port = _free_port()
+    env = {**os.environ, "SCVAE_RUNS_DIR": str(tmp_dir / "runs"), **(env_extra or {})}
+    log = open(tmp_dir / "streamlit.log", "w")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError((tmp_dir / "streamlit.log").read_text())
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc, url, time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("streamlit did not answer /_stcore/health in time")
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory) -> Path:
+    """Screenshots go here (under pytest's tmp dir; also copied to ./artifacts if it exists)."""
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("server")
+    proc, url, startup = start_server(tmp)
+    yield {"url": url, "startup_seconds": startup, "log": tmp / "streamlit.log"}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, artifacts_dir):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()
+
+
+def save_screenshot(page, artifacts_dir: Path, name: str) -> Path:
+    """Full-page screenshot under the pytest tmp dir (and ./artifacts when running in CI)."""
+    path = artifacts_dir / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    extra = os.environ.get("SCVAE_ARTIFACTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / path.name)
+    return path
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until Streamlit has finished running the script (no 'Running…' status)."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout,
+    )
+
+
+def assert_no_exception(page) -> None:
+    """Fail if Streamlit shows an exception element anywhere on the page."""
+    n = page.locator("[data-testid='stException']").count()
+    assert n == 0, page.locator("[data-testid='stException']").first.inner_text()
