@@ -1,0 +1,1 @@
+"""nn.Modules only: layers, the β-VAE, the TF-VAE, likelihoods."""

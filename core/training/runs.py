@@ -1,0 +1,159 @@
+"""Run folders: ``config.json``, ``metrics.json``, ``history.csv``, ``model.pt``, ``latent.npy``.
+
+A run folder holds everything needed to redraw every figure without retraining; modules are
+rebuilt from ``config['module']`` and loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from core.errors import DataError
+
+RUNS_ENV = "SCVAE_RUNS_DIR"
+
+
+def default_runs_root() -> Path:
+    """``$SCVAE_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def new_run_dir(model: str, dataset: str, root: str | Path | None = None) -> Path:
+    """A fresh, unique, sortable folder name: ``<time>-<model>-<dataset>-<random>``."""
+    root = Path(root) if root is not None else default_runs_root()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)[:40] or "data"
+    path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{safe}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+@dataclass
+class Run:
+    """A loaded run folder. Arrays beyond the latent live in ``arrays`` (``<name>.npy``)."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    history: pd.DataFrame
+    latent: np.ndarray | None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """Folder name."""
+        return self.path.name
+
+    @property
+    def model(self) -> str:
+        """Model name, e.g. ``betavae``."""
+        return str(self.config.get("model", "?"))
+
+    def load_module(self, module_classes: dict[str, type[nn.Module]] | None = None) -> nn.Module:
+        """Rebuild the module from ``config['module']`` and load ``model.pt`` (CPU, eval)."""
+        if module_classes is None:
+            from core.models import registry
+            module_classes = registry.module_classes()
+        cls = module_classes.get(self.model)
+        if cls is None:
+            raise DataError(f"Run {self.id} has unknown model '{self.model}'.")
+        module = cls(**self.config["module"])
+        state = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+        return module.eval()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def save_run(path: str | Path, *, config: dict[str, Any], metrics: dict[str, Any],
+             history: pd.DataFrame, module: nn.Module | None = None,
+             latent: np.ndarray | None = None, arrays: dict[str, np.ndarray] | None = None,
+             tables: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write a run folder (creating it) and return its path."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    history.to_csv(path / "history.csv", index=False)
+    if module is not None:
+        state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        torch.save(state, path / "model.pt")
+    if latent is not None:
+        np.save(path / "latent.npy", np.asarray(latent, dtype=np.float32))
+    for name, arr in (arrays or {}).items():
+        np.save(path / f"{name}.npy", np.asarray(arr), allow_pickle=False)
+    for name, table in (tables or {}).items():
+        table.to_csv(path / f"{name}.csv", index=False)
+    return path
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder written by :func:`save_run`."""
+    path = Path(path)
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        raise DataError(f"{path} is not a run folder (no config.json).")
+    try:
+        config = json.loads(cfg.read_text())
+        metrics_path = path / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"Run {path.name} has a damaged config or metrics file: {exc}") from exc
+    hist_path = path / "history.csv"
+    history = pd.read_csv(hist_path) if hist_path.is_file() and hist_path.stat().st_size else (
+        pd.DataFrame())
+    latent = np.load(path / "latent.npy") if (path / "latent.npy").is_file() else None
+    arrays = {p.stem: np.load(p, allow_pickle=False) for p in path.glob("*.npy")
+              if p.stem != "latent"}
+    return Run(path=path, config=config, metrics=metrics, history=history, latent=latent,
+               arrays=arrays)
+
+
+def list_runs(root: str | Path | None = None, *, model: str | None = None,
+              fingerprint: str | None = None) -> list[Run]:
+    """Runs under ``root``, newest first; optionally only one model or one dataset fingerprint.
+
+    Folders that cannot be read are skipped (a half-written run must not break the page).
+    """
+    root = Path(root) if root is not None else default_runs_root()
+    if not root.is_dir():
+        return []
+    runs = []
+    for p in sorted(root.iterdir(), reverse=True):
+        if not (p / "config.json").is_file():
+            continue
+        try:
+            run = load_run(p)
+        except (DataError, OSError, ValueError):
+            continue
+        if model is not None and run.model != model:
+            continue
+        if fingerprint is not None and run.config.get("data", {}).get("fingerprint") != fingerprint:
+            continue
+        runs.append(run)
+    return runs
+
+
+def delete_run(path: str | Path) -> None:
+    """Remove a run folder."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,305 @@
+"""The one training loop every model uses (Adam, early stopping, device-resident data).
+
+A module passed to :func:`fit` implements ``loss(batch, *, beta, **loss_kwargs) -> dict`` where
+``batch`` maps the keys of ``data`` to tensors of one mini-batch and the returned dict has a
+scalar ``"loss"`` to minimise plus any other scalar terms to log (``recon``, ``kl``...).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from core.device import pick_device
+from core.errors import ConfigError
+from core.training.device_data import Rows, n_rows, to_device
+from core.training.progress import Progress
+from core.training.schedules import Constant, Schedule
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by every model.
+
+    Parameters
+    ----------
+    epochs
+        Maximum number of passes over the training cells.
+    batch_size
+        Cells per step.
+    lr, weight_decay
+        Adam settings.
+    val_fraction
+        Cells held out for validation and early stopping (0 disables both).
+    patience
+        Stop after this many epochs without a better validation loss (``None``: never).
+    seed
+        Seeds the split, initialisation, batch order and sampling.
+    device
+        ``auto`` (cuda → mps → cpu), ``cuda``, ``mps`` or ``cpu``.
+    bf16
+        bfloat16 autocast on CUDA (ignored elsewhere).
+    grad_clip
+        Clip the global gradient norm to this value (``None``: no clipping).
+    """
+
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    val_fraction: float = 0.1
+    patience: int | None = 20
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    grad_clip: float | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for values that cannot work."""
+        if self.epochs < 1:
+            raise ConfigError("epochs must be at least 1.")
+        if self.batch_size < 2:
+            raise ConfigError("batch size must be at least 2 (BatchNorm needs two cells).")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError("learning rate must be a positive number.")
+        if not 0 <= self.val_fraction < 0.9:
+            raise ConfigError("validation fraction must be in [0, 0.9).")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe copy."""
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` returns; the module itself holds the kept weights.
+
+    ``stopped`` is ``completed``, ``early_stopping``, ``cancelled`` or ``diverged`` (NaN/Inf
+    loss: the weights are those of the last finite epoch and ``message`` says what happened).
+    """
+
+    history: pd.DataFrame
+    n_epochs_run: int
+    stopped: str
+    train_seconds: float
+    device: str
+    best_epoch: int
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation split of ``n`` cells (no validation below 20 cells)."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_val = int(round(val_fraction * n)) if n >= 20 else 0
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def fit(
+    module: nn.Module,
+    data: Mapping[str, np.ndarray | sp.spmatrix],
+    *,
+    config: TrainConfig,
+    schedule: Schedule | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    phase: str = "train",
+    params: Iterable[nn.Parameter] | None = None,
+    loss_kwargs: dict[str, Any] | None = None,
+    split: tuple[np.ndarray, np.ndarray] | None = None,
+) -> TrainResult:
+    """Train ``module`` on ``data`` and keep the best (or last finite) weights.
+
+    Parameters
+    ----------
+    module
+        An ``nn.Module`` with a ``loss(batch, *, beta, **loss_kwargs)`` method.
+    data
+        Per-cell arrays (dense or scipy sparse), all with the same number of rows; moved to
+        the device once. ``"x"`` is the usual model input.
+    config
+        Optimisation settings.
+    schedule
+        KL-weight schedule; β is passed to ``module.loss`` (constant 1 when ``None``).
+    progress, cancel
+        Progress sink and cancel flag (checked before every batch).
+    phase
+        Name recorded in history and progress (multi-phase recipes call ``fit`` per phase).
+    params
+        Parameters to optimise (default: all of ``module``).
+    loss_kwargs
+        Extra keyword arguments for ``module.loss``.
+    split
+        Explicit (train_idx, val_idx); default a seeded random split of ``val_fraction``.
+
+    Returns
+    -------
+    TrainResult
+        History (one row per epoch: ``epoch, phase, beta, train_*, val_*, seconds``), why it
+        stopped, timing and the split used.
+    """
+    config.validate()
+    schedule = schedule or Constant(1.0)
+    loss_kwargs = dict(loss_kwargs or {})
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed % (2**32))
+    n = next(iter(data.values())).shape[0]
+    train_idx, val_idx = split if split is not None else split_indices(
+        n, config.val_fraction, config.seed)
+    if len(train_idx) < 2:
+        raise ConfigError("Too few cells to train on (need at least 2 in the training split).")
+    module.to(device)
+    tensors = to_device(data, device)
+    train_t = torch.as_tensor(train_idx, dtype=torch.long, device=device)
+    val_t = torch.as_tensor(val_idx, dtype=torch.long, device=device)
+    opt = torch.optim.Adam(list(params) if params is not None else module.parameters(),
+                           lr=config.lr, weight_decay=config.weight_decay)
+    autocast = config.bf16 and device.type == "cuda"
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    if progress is not None:
+        progress.set_phase(phase, config.epochs)
+
+    rows: list[dict[str, Any]] = []
+    best_val, best_epoch, bad_epochs = math.inf, 0, 0
+    best_state = _copy_state(module)
+    last_good = best_state
+    stopped, message = "completed", ""
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        beta = float(schedule.beta(epoch))
+        module.train()
+        perm = train_t[torch.randperm(len(train_t), device=device, generator=gen)]
+        sums: dict[str, torch.Tensor] = {}
+        seen = 0
+        cancelled = False
+        for s in range(0, len(perm), config.batch_size):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            idx = perm[s:s + config.batch_size]
+            if len(idx) < 2:  # BatchNorm cannot train on a single cell
+                continue
+            batch = {k: v.rows(idx) for k, v in tensors.items()}
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=autocast):
+                terms = module.loss(batch, beta=beta, **loss_kwargs)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
+            opt.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v.detach().float() * len(idx)
+            seen += len(idx)
+        if cancelled:
+            stopped, message = "cancelled", f"Cancelled during epoch {epoch + 1}."
+            module.load_state_dict(last_good)
+            break
+        train_terms = {k: float(v) / max(seen, 1) for k, v in sums.items()}
+        if not all(math.isfinite(v) for v in train_terms.values()) or not _finite_params(module):
+            stopped = "diverged"
+            message = (f"The loss became NaN or Inf in epoch {epoch + 1}; training stopped and "
+                       f"the weights of epoch {epoch} were kept. Lower the learning rate or β, "
+                       "or check the input for extreme values.")
+            module.load_state_dict(last_good)
+            break
+        val_terms = evaluate(module, tensors, val_t, beta=beta, loss_kwargs=loss_kwargs,
+                             autocast=autocast) if len(val_idx) else {}
+        row = {"epoch": epoch + 1, "phase": phase, "beta": beta,
+               **{f"train_{k}": v for k, v in train_terms.items()},
+               **{f"val_{k}": v for k, v in val_terms.items()},
+               "seconds": time.perf_counter() - start}
+        rows.append(row)
+        last_good = _copy_state(module)
+        monitor = val_terms.get("loss", train_terms.get("loss", math.nan))
+        if progress is not None:
+            progress.update(epoch + 1, {"beta": beta, **{k: v for k, v in row.items()
+                                                         if k.startswith(("train_", "val_"))}})
+        if monitor < best_val - 1e-6 * abs(best_val if math.isfinite(best_val) else 1.0):
+            best_val, best_epoch, bad_epochs = monitor, epoch + 1, 0
+            best_state = last_good
+        else:
+            bad_epochs += 1
+        if config.patience is not None and len(val_idx) and bad_epochs >= config.patience:
+            stopped = "early_stopping"
+            message = f"Stopped early at epoch {epoch + 1}; kept the best epoch {best_epoch}."
+            break
+    if stopped in ("completed", "early_stopping") and len(val_idx) and best_epoch > 0:
+        module.load_state_dict(best_state)
+    elif stopped == "completed":
+        best_epoch = len(rows)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    module.eval()
+    return TrainResult(
+        history=pd.DataFrame(rows), n_epochs_run=len(rows), stopped=stopped,
+        train_seconds=time.perf_counter() - start, device=str(device), best_epoch=best_epoch,
+        train_idx=np.asarray(train_idx), val_idx=np.asarray(val_idx), message=message,
+    )
+
+
+@torch.no_grad()
+def evaluate(module: nn.Module, tensors: Mapping[str, Rows], idx: torch.Tensor, *,
+             beta: float, loss_kwargs: dict[str, Any] | None = None, autocast: bool = False,
+             batch_size: int = 4096) -> dict[str, float]:
+    """Mean loss terms over cells ``idx`` in eval mode (dropout off, BatchNorm running stats)."""
+    was_training = module.training
+    module.eval()
+    sums: dict[str, torch.Tensor] = {}
+    for s in range(0, len(idx), batch_size):
+        b = idx[s:s + batch_size]
+        batch = {k: v.rows(b) for k, v in tensors.items()}
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=autocast):
+            terms = module.loss(batch, beta=beta, **(loss_kwargs or {}))
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v.float() * len(b)
+    module.train(was_training)
+    return {k: float(v) / max(len(idx), 1) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def predict(module: nn.Module, data: Mapping[str, np.ndarray | sp.spmatrix], fn: Any, *,
+            device: str | torch.device = "auto", batch_size: int = 4096) -> np.ndarray:
+    """Apply ``fn(module, batch) -> Tensor`` over all cells in eval mode; concatenate as numpy."""
+    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    module.to(dev).eval()
+    tensors = to_device(data, dev)
+    n = n_rows(tensors)
+    out = []
+    for s in range(0, n, batch_size):
+        idx = torch.arange(s, min(n, s + batch_size), device=dev)
+        out.append(fn(module, {k: v.rows(idx) for k, v in tensors.items()}).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def encode_mean(module: nn.Module, x: np.ndarray | sp.spmatrix, *,
+                device: str | torch.device = "auto", **extra: np.ndarray) -> np.ndarray:
+    """Posterior means μ for every cell (the latent used for embeddings and metrics)."""
+    def fn(m: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return m.encode(batch["x"], **{k: batch[k] for k in extra})[0]
+    return predict(module, {"x": x, **extra}, fn, device=device)
+
+
+def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _finite_params(module: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "fit", "predict", "encode_mean",
+           "split_indices"]
