@@ -100,7 +100,8 @@ def read_bytes(data: bytes, filename: str, *, transpose: bool = False) -> LoadRe
     return result
 
 
-def read_path(path: Path, *, transpose: bool = False, display_name: str | None = None) -> LoadResult:
+def read_path(path: Path, *, transpose: bool = False,
+              display_name: str | None = None) -> LoadResult:
     """Read a file, picking the reader from its extension, and validate it."""
     name = display_name or path.name
     suffix = _suffix(name)
