@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from conftest import toy_table, write_10x_h5, write_10x_zip
+from factories import toy_table, write_10x_h5, write_10x_zip
 
 from core.data.io import MAX_UPLOAD_MB, check_upload_size, read, read_bytes
 from core.data.validate import check_finite, require_counts, validate

@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import toy_table, write_10x_h5, write_10x_zip
+from factories import toy_table, write_10x_h5, write_10x_zip
 
 from core.data.io import read, read_bytes, read_path
 
