@@ -25,9 +25,9 @@ BETAVAE_DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "hvg_weight": 1.0,
     "free_bits": 0.0,
-    "schedule": {"name": "linear", "beta_max": 1.0, "warmup_epochs": 10},
+    "schedule": {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10},
 }
-BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=60, batch_size=128, lr=1e-3, patience=15)
+BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=20)
 
 
 def model_input(adata: Any) -> np.ndarray | sp.csr_matrix:
