@@ -79,5 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+import core.cli_tfvae  # noqa: E402,F401  (registers the network command)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

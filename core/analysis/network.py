@@ -171,8 +171,10 @@ def centralities(edges: pd.DataFrame, tf_names: Iterable[str] | None = None) -> 
     if n > 2:
         between = between / ((n - 1) * (n - 2))
     if g.ecount():
-        eig = np.asarray(g.eigenvector_centrality(directed=False, weights=weights, scale=True),
-                         dtype=float)
+        und = g.copy()
+        und.es["weight"] = weights
+        und.to_undirected(mode="each")
+        eig = np.asarray(und.eigenvector_centrality(weights="weight", scale=True), dtype=float)
     else:
         eig = np.zeros(n)
     ids = [index[t] for t in tfs]

@@ -37,7 +37,7 @@ class TFVAE(nn.Module):
     tf_dropout
         Dropout on the TF→TF update (0.7 in the reference).
     gene_dropout
-        Dropout on the TF units entering the TF→gene layer (0.5 in the reference).
+        Dropout on the TF units entering the TF→gene layer (default 0; see Notes).
     batch_norm
         BatchNorm in the encoder and before the TF→TF activation.
     tf2tf_mask, tf2gene_mask
@@ -52,8 +52,10 @@ class TFVAE(nn.Module):
     * **No activation, BatchNorm or dropout on x̂.** The model reconstructs standardised
       expression, which is negative for half the cells; a ReLU on x̂ cannot produce those values,
       BatchNorm would fix every gene's mean and variance, and dropout would zero half the
-      reconstruction. The 0.5 dropout is applied to the TF units *entering* the TF→gene layer
-      instead, which keeps its regularising role.
+      reconstruction. ``gene_dropout`` can put a dropout on the TF units *entering* the
+      TF→gene layer instead, but it is off by default: it makes correlated TFs share each
+      gene, and on the simulator it lowered the AUPRC of the learned TF→gene edges from 2.7×
+      to 1.9× the edge density.
     * **Residual TF→TF step** ``h ← h + dropout(tanh(BN(W h)))``. Without the identity path the
       units of z₂ are arbitrary mixtures of TFs, so a TF→gene weight could not be attributed to
       a named TF. The mask of ``W`` therefore excludes the diagonal (self-regulation is the
@@ -72,7 +74,7 @@ class TFVAE(nn.Module):
         hidden: Sequence[int] = (512, 256),
         *,
         tf_dropout: float = 0.7,
-        gene_dropout: float = 0.5,
+        gene_dropout: float = 0.0,
         batch_norm: bool = True,
         tf2tf_mask: torch.Tensor | None = None,
         tf2gene_mask: torch.Tensor | None = None,
@@ -157,9 +159,14 @@ class TFVAE(nn.Module):
         return x.index_select(1, self.tf_gene_index)
 
     def decoder_l1(self) -> torch.Tensor:
-        """Mean |w| of the two masked layers (summed): the sparsity penalty of phase (b)."""
-        return (self.tf2tf.weight * self.tf2tf.mask).abs().mean() + (
-            self.tf2gene.weight * self.tf2gene.mask).abs().mean()
+        """Σ|w| of the two masked layers divided by the number of genes.
+
+        With the per-gene mean squared error of phase (b) this is, gene by gene, a lasso
+        penalty on that gene's regression on the TFs, so its strength per weight does not
+        depend on how many TFs or genes there are.
+        """
+        return ((self.tf2tf.weight * self.tf2tf.mask).abs().sum()
+                + (self.tf2gene.weight * self.tf2gene.mask).abs().sum()) / self.n_input
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0, stage: str = "vae",
              l1: float = 0.0, align_weight: float = 1.0) -> dict[str, torch.Tensor]:
@@ -174,7 +181,8 @@ class TFVAE(nn.Module):
         stage
             ``encoder``: mean squared error between μ and each TF's own expression.
             ``decoder``: decode the observed TF expression; mean squared error per gene plus
-            ``l1`` × :meth:`decoder_l1`. ``vae``: reconstruction (Σ genes) + β·KL +
+            ``l1`` / 1000 × :meth:`decoder_l1` (so the reference α = 10 is a lasso λ of 0.01
+            on standardised data). ``vae``: reconstruction (Σ genes) + β·KL +
             ``align_weight`` × Σ_TF (μ − TF expression)².
         """
         x = batch["x"]
@@ -187,7 +195,7 @@ class TFVAE(nn.Module):
             x_hat = self.decode(target)["x_hat"].float()
             recon = (x - x_hat).pow(2).mean()
             penalty = self.decoder_l1()
-            return {"loss": recon + l1 * penalty, "recon_mse": recon, "l1": penalty}
+            return {"loss": recon + 1e-3 * l1 * penalty, "recon_mse": recon, "l1": penalty}
         if stage != "vae":
             raise ValueError(f"unknown stage '{stage}'; use one of {STAGES}")
         out = self(x)
