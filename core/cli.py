@@ -83,3 +83,12 @@ import core.cli_tfvae  # noqa: E402,F401  (registers the network command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _register_builtin_commands() -> None:
+    from core import cli_train
+
+    EXTRA_COMMANDS.insert(0, cli_train.register)
+
+
+_register_builtin_commands()
