@@ -79,8 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-import core.cli_tfvae  # noqa: E402,F401  (registers the network command)
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
@@ -92,3 +90,4 @@ def _register_builtin_commands() -> None:
 
 
 _register_builtin_commands()
+import core.cli_tfvae  # noqa: E402,F401  (network command, train --model tfvae)

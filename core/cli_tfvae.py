@@ -1,8 +1,8 @@
 """CLI pieces of the TF-VAE: ``train --model tfvae`` options and the ``network`` command.
 
-``python -m core train`` (in :mod:`core.cli`) calls :func:`add_tfvae_train_args` on its parser
-and dispatches to :func:`run_tfvae_train` when ``--model tfvae``. The ``network`` command is
-registered here through ``EXTRA_COMMANDS``.
+``python -m core train`` (:mod:`core.cli_train`) adds :func:`add_tfvae_train_args` to its parser
+and dispatches to :func:`run_tfvae_train` for ``--model tfvae`` (``MODEL_HANDLERS``). The
+``network`` command is registered through ``EXTRA_COMMANDS``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import EXTRA_COMMANDS
-from core.errors import ConfigError
+from core.cli_train import MODEL_HANDLERS
 
 
 def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
@@ -45,52 +45,36 @@ def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
                        help=f"epochs of phase '{phase}' (default %(default)s)")
 
 
-def _arg(args: argparse.Namespace, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(args, name, None)
-        if value is not None:
-            return value
-    return default
-
-
 def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe settings (overrides of TFVAE_DEFAULTS) given on the command line."""
     keys = ("tf_list", "max_tfs", "mask_sparsity", "mask_source", "prior", "prior_confidence",
             "l1", "align_weight", "epochs_encoder", "epochs_decoder", "epochs_masked",
             "epochs_masked_fine", "epochs_vae")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    settings = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if getattr(args, "hidden", None):
+        settings["hidden"] = [int(h) for h in str(args.hidden).split(",") if h]
+    return settings
 
 
-def run_tfvae_train(args: argparse.Namespace) -> int:
-    """Train a TF-VAE from parsed ``train`` arguments; print the run folder and metrics as JSON.
+def run_tfvae_train(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
+    """Train a TF-VAE for ``python -m core train --model tfvae``; returns the saved Run.
 
-    Reads the common options of ``train`` when present: the data (``source``/``data``/
-    ``dataset``), ``label_key``, ``batch_size``, ``lr``, ``seed``, ``device``, ``runs_dir``.
+    Uses the common ``train`` options ``--label-key``, ``--batch-size``, ``--lr``, ``--seed``,
+    ``--device``, ``--bf16``, ``--hidden`` and ``--out``; ``--epochs`` is not used (each phase
+    has its own ``--epochs-<phase>``).
     """
-    from core.data.io import read
-    from core.data.preprocess import preprocess
-    from core.data.registry import DATASETS
-    from core.training.tfvae_recipe import train_tfvae
-    from core.training.trainer import TrainConfig
+    from dataclasses import replace
 
-    source = _arg(args, "source", "data", "dataset")
-    if not source:
-        raise ConfigError("Give the data to train on (a bundled dataset name or a file).")
-    loaded = read(source)
-    adata = preprocess(loaded.adata)
-    info = DATASETS.get(loaded.name)
-    label_key = _arg(args, "label_key", default=info.label_key if info else None)
-    train = TrainConfig(batch_size=_arg(args, "batch_size", default=128),
-                        lr=_arg(args, "lr", default=1e-3), seed=_arg(args, "seed", default=0),
-                        device=_arg(args, "device", default="auto"))
-    run = train_tfvae(adata, dataset=loaded.name, label_key=label_key,
-                      model=tfvae_settings(args), train=train,
-                      runs_root=_arg(args, "runs_dir", "out"))
-    keys = ("n_tfs", "tf2tf_edges", "tf2gene_edges", "align_median_r", "val_recon_mse",
-            "tf2gene_prior_enrichment", "ari_kmeans_vae", "ari_kmeans_pca", "train_seconds")
-    print(json.dumps({"run": str(run.path), **{k: run.metrics.get(k) for k in keys}},
-                     indent=2, default=str))
-    return 0
+    from core.training.tfvae_recipe import TFVAE_TRAIN_DEFAULTS, train_tfvae
+
+    base = TFVAE_TRAIN_DEFAULTS
+    train = replace(base, batch_size=getattr(args, "batch_size", None) or base.batch_size,
+                    lr=getattr(args, "lr", None) or base.lr, seed=getattr(args, "seed", 0),
+                    device=getattr(args, "device", "auto"),
+                    bf16=bool(getattr(args, "bf16", False)))
+    return train_tfvae(adata, dataset=dataset, label_key=getattr(args, "label_key", None),
+                       model=tfvae_settings(args), train=train,
+                       run_dir=getattr(args, "out", None))
 
 
 def _cmd_network(args: argparse.Namespace) -> int:
@@ -130,3 +114,4 @@ def register_network(sub: argparse._SubParsersAction) -> None:
 
 if register_network not in EXTRA_COMMANDS:
     EXTRA_COMMANDS.append(register_network)
+MODEL_HANDLERS["tfvae"] = (add_tfvae_train_args, run_tfvae_train)

@@ -121,3 +121,17 @@ def test_cli_train_tfvae_args():
     s = tfvae_settings(args)
     assert s["mask_sparsity"] == 5 and s["mask_source"] == "both"
     assert s["prior"] == "trrust_human" and s["epochs_masked_fine"] == 3
+
+
+def test_cli_train_model_tfvae(tmp_path, capsys):
+    from core.cli import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--data", "synthetic_grn", "--model", "tfvae", "--hidden", "16",
+                 "--max-tfs", "8", "--mask-sparsity", "5", "--epochs-encoder", "1",
+                 "--epochs-decoder", "1", "--epochs-masked", "1", "--epochs-masked-fine", "1",
+                 "--epochs-vae", "1", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_tfs"] == 8 and (out / "network.csv").is_file()
+    assert info["tf2tf_edges"] == round(0.05 * 8 * 7)
