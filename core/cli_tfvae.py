@@ -19,7 +19,8 @@ from core.cli_train import MODEL_HANDLERS
 
 def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
     """Add the TF-VAE options (a group) to the ``train`` parser."""
-    from core.training.tfvae_recipe import MASK_SOURCES, TFVAE_DEFAULTS as D
+    from core.training.tfvae_recipe import MASK_SOURCES
+    from core.training.tfvae_recipe import TFVAE_DEFAULTS as D
 
     g = parser.add_argument_group("TF-VAE (--model tfvae)")
     g.add_argument("--tf-list", default=None, metavar="NAME_OR_PATH",

@@ -154,29 +154,34 @@ m = run.metrics
 
 # ---- summary -------------------------------------------------------------------------------------
 st.subheader("Summary")
-c = st.columns(5)
+c = st.columns(4)
 c[0].metric("TFs", f"{len(tfs):,}")
 c[1].metric("TF→TF edges", f"{(edges['layer'] == 'tf2tf').sum():,}")
 c[2].metric("TF→gene edges", f"{(edges['layer'] == 'tf2gene').sum():,}")
 c[3].metric("Median r (μ vs TF expression)", f"{m.get('align_median_r', float('nan')):.2f}")
-c[4].metric("Mask", f"{run.config['settings'].get('mask_source')} · "
-                    f"{run.config['settings'].get('mask_sparsity')}%")
-left, right = st.columns([1, 1], gap="large")
+settings = run.config.get("settings", {})
+st.caption(f"Masks: {settings.get('mask_source')} (top {settings.get('mask_sparsity')}% of "
+           f"weights when learned) · TF list: {m.get('tf_list', '?')} · prior: "
+           f"{m.get('prior', '?')}")
+left, right = st.columns([3, 2], gap="large")
 with left:
+    st.markdown("**Edge weights per layer** (quantiles of the signed weight)")
     summary = weight_summary(edges)
-    st.dataframe(summary, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="%.3g")
-                                for k in summary.columns if k.startswith(("q", "abs"))})
+    st.dataframe(summary[["n_edges", "positive", "negative", "q0", "q25", "q50", "q75",
+                          "q100"]], width="stretch",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                for k in ("q0", "q25", "q50", "q75", "q100")})
     overlap = run_safely(lambda: _overlap(str(run.path), edges, ds.token),
                          action="comparing with the prior")
     if overlap is not None:
         table, label = overlap
-        st.caption(f"Edges found in the prior ({label}); chance = the prior's share of all "
-                   "possible edges of the layer; enrichment = fraction / chance.")
+        st.markdown(f"**Overlap with the prior** ({label})")
         st.dataframe(table[["n_edges", "n_in_prior", "fraction", "chance", "enrichment",
                             "p_value"]], width="stretch",
                      column_config={k: st.column_config.NumberColumn(format="%.3g")
                                     for k in ("fraction", "chance", "enrichment", "p_value")})
+        st.caption("chance = the prior's share of all possible edges of the layer; "
+                   "enrichment = fraction / chance; p: hypergeometric.")
 with right:
     hist = weight_histograms(edges)
     st.plotly_chart(hist, width="stretch", key="net_hist")
@@ -212,7 +217,7 @@ if st.session_state.get("net_tf") not in order:
 tf = st.selectbox("TF", order, key="net_tf", help="Sorted by out-degree under the filters.")
 targets, regulators = neighbourhood(shown, tf)
 cols = ["source", "target", "weight", "sign", "layer", "in_prior"]
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([2, 3], gap="large")
 with left:
     st.markdown(f"**Targets of {tf}** ({len(targets)})")
     st.dataframe(targets[cols], hide_index=True, width="stretch", height=260,
