@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
+    st.Page("pages/network.py", title="Network", icon=":material/hub:"),
 ]
 
 
