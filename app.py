@@ -43,7 +43,9 @@ with st.sidebar:
     job = active_job()
     if job is not None:
         snap = job.progress.snapshot()
-        st.caption(f"Training: {job.label} · {snap['phase']} · epoch {snap['epoch']}/"
-                   f"{snap['n_epochs']}")
+        where = ("queued" if job.status == "queued" else
+                 f"{snap['phase']} · epoch {snap['epoch']}/{snap['n_epochs']}"
+                 if snap["n_epochs"] else f"{snap['phase']} · starting")
+        st.caption(f"Training: {job.label} · {where}")
 
 page.run()

@@ -23,7 +23,7 @@ def test_datasets_json():
     proc = run_cli("datasets", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    assert list(rows) == ["kang_pbmc", "zeisel_cortex", "pbmc68k_reduced"]
+    assert list(rows) == ["kang_pbmc", "zeisel_cortex", "pbmc68k_reduced", "synthetic_grn"]
     assert (rows["kang_pbmc"]["cells"], rows["kang_pbmc"]["genes"]) == (1975, 6998)
     assert rows["kang_pbmc"]["x"] == "log-normalized"
     assert rows["kang_pbmc"]["condition_key"] == "condition"
