@@ -26,6 +26,8 @@ BETAVAE_DEFAULTS: dict[str, Any] = {
     "hvg_weight": 1.0,
     "free_bits": 0.0,
     "schedule": {"name": "linear", "beta_max": 1.0, "warmup_epochs": 10},
+    "likelihood": "gaussian",
+    "dispersion": "gene",
 }
 BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=60, batch_size=128, lr=1e-3, patience=15)
 
@@ -118,6 +120,7 @@ def train_betavae(
     runs_root: str | Path | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    batch_key: str | None = None,
 ) -> Run:
     """Train a β-VAE on ``adata.X``, score it against PCA, and save a run folder.
 
@@ -131,7 +134,9 @@ def train_betavae(
         obs column used for ARI/NMI (optional).
     model
         Overrides of :data:`BETAVAE_DEFAULTS` (``n_latent``, ``hidden``, ``dropout``,
-        ``batch_norm``, ``hvg_weight``, ``free_bits``, ``schedule``).
+        ``batch_norm``, ``hvg_weight``, ``free_bits``, ``schedule``, ``likelihood``
+        ``"gaussian"``/``"nb"``/``"zinb"``, ``dispersion`` ``"gene"``/``"gene-batch"``).
+        NB/ZINB read raw counts (``layers['counts']``, or X when it holds counts).
     train
         Optimisation settings (default :data:`BETAVAE_TRAIN_DEFAULTS`).
     schedule
@@ -140,6 +145,9 @@ def train_betavae(
         Where to write the run (a new folder under ``runs_root`` by default).
     progress, cancel
         From the background job.
+    batch_key
+        obs column one-hot encoded into encoder and decoder (optional); adds
+        ``batch_mixing_entropy_vae``/``_pca`` to the metrics.
 
     Returns
     -------
@@ -147,6 +155,7 @@ def train_betavae(
         The saved run (``metrics`` holds ``ari_kmeans_vae``, ``ari_kmeans_pca``, ...).
     """
     from core.models.vae import BetaVAE
+    from core.training.counts import count_metrics, model_inputs
 
     settings = {**BETAVAE_DEFAULTS, **(model or {})}
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
@@ -159,16 +168,20 @@ def train_betavae(
     settings["schedule"] = to_dict(schedule)
     x = model_input(adata)
     labels = labels_of(adata, label_key)
+    inputs = model_inputs(adata, x, likelihood=settings["likelihood"], batch_key=batch_key)
     weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
                      batch_norm=settings["batch_norm"], dropout=settings["dropout"],
-                     gene_weights=weights)
-    result = fit(module, {"x": x}, config=train, schedule=schedule, progress=progress,
+                     gene_weights=weights, likelihood=settings["likelihood"],
+                     n_batch=inputs.n_batch, dispersion=settings["dispersion"])
+    result = fit(module, inputs.data, config=train, schedule=schedule, progress=progress,
                  cancel=cancel, loss_kwargs={"free_bits": float(settings["free_bits"])})
     if result.n_epochs_run == 0:
         raise ConfigError(result.message or "Training stopped before the first epoch ended.")
-    latent = encode_mean(module, x, device=result.device)
+    latent = encode_mean(module, inputs.encoder_input, device=result.device,
+                         **inputs.encode_extra)
     metrics, arrays = score_latent(x, latent, labels, progress=progress)
+    metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
     last = result.history.iloc[-1].to_dict()
     metrics.update(
         n_epochs_run=result.n_epochs_run, best_epoch=result.best_epoch,
@@ -183,7 +196,8 @@ def train_betavae(
         "train": train.to_dict(),
         "seed": train.seed,
         "data": {"name": dataset, "fingerprint": data_fingerprint(adata), "n_obs": adata.n_obs,
-                 "n_vars": adata.n_vars, "label_key": label_key},
+                 "n_vars": adata.n_vars, "label_key": label_key, "batch_key": batch_key,
+                 "batch_categories": inputs.batch_categories},
     }
     path = Path(run_dir) if run_dir else new_run_dir("betavae", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=result.history, module=module,
