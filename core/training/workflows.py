@@ -30,6 +30,9 @@ BETAVAE_DEFAULTS: dict[str, Any] = {
     "dispersion": "gene",
 }
 BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=60, batch_size=128, lr=1e-3, patience=15)
+#: Module defaults that replace :data:`BETAVAE_DEFAULTS` for the NB/ZINB likelihoods (scVI-like
+#: one hidden layer; tuned with benchmarks/counts_zeisel.py). Explicit ``model`` keys win.
+COUNT_MODEL_DEFAULTS: dict[str, Any] = {"hidden": [128], "dropout": 0.1}
 
 
 def model_input(adata: Any) -> np.ndarray | sp.csr_matrix:
@@ -157,7 +160,9 @@ def train_betavae(
     from core.models.vae import BetaVAE
     from core.training.counts import count_metrics, model_inputs
 
-    settings = {**BETAVAE_DEFAULTS, **(model or {})}
+    counts_model = (model or {}).get("likelihood", "gaussian") != "gaussian"
+    settings = {**BETAVAE_DEFAULTS, **(COUNT_MODEL_DEFAULTS if counts_model else {}),
+                **(model or {})}
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
     if schedule is None:
         spec = dict(settings["schedule"])
