@@ -1,8 +1,8 @@
 """Count-likelihood and batch options of ``python -m core train`` (DESIGN §2).
 
-The train command calls :func:`add_count_args` on its parser and passes
-:func:`count_train_kwargs` of the parsed arguments to
-:func:`core.training.workflows.train_betavae`.
+:func:`add_count_args` is registered in :data:`core.cli_train.EXTRA_TRAIN_ARGS`; it adds the
+options and sets ``betavae_model_overrides`` so the β-VAE handler puts the likelihood into the
+model settings (the handler passes ``--batch-key`` on as ``batch_key``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def add_count_args(parser: argparse.ArgumentParser) -> None:
                             "decoder); adds batch_mixing_entropy to metrics.json")
     group.add_argument("--dispersion", choices=DISPERSIONS, default="gene",
                        help="NB/ZINB inverse dispersion per gene or per gene and batch")
+    parser.set_defaults(betavae_model_overrides=lambda args: count_train_kwargs(args)["model"])
 
 
 def count_train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,3 +37,11 @@ def count_train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if args.likelihood != "gaussian":
         model["dispersion"] = args.dispersion
     return {"model": model, "batch_key": args.batch_key or None}
+
+
+def register() -> None:
+    """Add the options to ``python -m core train`` (idempotent)."""
+    from core import cli_train
+
+    if add_count_args not in cli_train.EXTRA_TRAIN_ARGS:
+        cli_train.EXTRA_TRAIN_ARGS.append(add_count_args)

@@ -73,7 +73,7 @@ def _run_betavae(args: argparse.Namespace, adata, dataset: str):
         model.update(extra(args))
     return train_betavae(adata, dataset=dataset, label_key=args.label_key, model=model,
                          train=train, schedule=schedule_from_args(args, train.epochs),
-                         run_dir=args.out)
+                         run_dir=args.out, batch_key=getattr(args, "batch_key", None))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
