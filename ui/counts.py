@@ -58,8 +58,9 @@ def count_options(ds: LoadedDataset) -> CountOptions:
     scVI-like layer sizes into them."""
     st.subheader("Likelihood and batch")
     c1, c2, c3 = st.columns(3)
-    likelihood = c1.selectbox("Likelihood", list(LIKELIHOOD_NAMES), format_func=LIKELIHOOD_NAMES.get,
-                              key="bv_likelihood", on_change=_apply_likelihood_defaults,
+    likelihood = c1.selectbox("Likelihood", list(LIKELIHOOD_NAMES),
+                              format_func=LIKELIHOOD_NAMES.get, key="bv_likelihood",
+                              on_change=_apply_likelihood_defaults,
                               help="NB/ZINB model raw UMI counts with the cell's library size "
                                    "(scVI); the encoder reads log1p(counts).")
     batch = c2.selectbox("Batch column", [NO_BATCH, *categorical_columns(ds.adata)],
