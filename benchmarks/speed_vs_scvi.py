@@ -35,14 +35,9 @@ def ours(adata: Any, likelihood: str, epochs: int) -> dict[str, Any]:
     from core.models.vae import BetaVAE
     from core.training.counts import model_inputs
     from core.training.trainer import fit
-    from core.training.workflows import (
-        BETAVAE_DEFAULTS,
-        BETAVAE_TRAIN_DEFAULTS,
-        COUNT_MODEL_DEFAULTS,
-        model_input,
-    )
+    from core.training.workflows import BETAVAE_TRAIN_DEFAULTS, model_defaults, model_input
 
-    settings = {**BETAVAE_DEFAULTS, **(COUNT_MODEL_DEFAULTS if likelihood != "gaussian" else {})}
+    settings = model_defaults(likelihood)
     inputs = model_inputs(adata, model_input(adata), likelihood=likelihood)
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
                      dropout=settings["dropout"], likelihood=likelihood)

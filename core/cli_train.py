@@ -43,10 +43,10 @@ def train_config(args: argparse.Namespace):
 def schedule_from_args(args: argparse.Namespace, epochs: int):
     """The β schedule named by ``--beta-schedule`` with ``--beta``/``--warmup`` options."""
     from core.training.schedules import make_schedule
-    from core.training.workflows import BETAVAE_DEFAULTS
+    from core.training.workflows import model_defaults
 
     if args.beta_schedule is None:
-        spec = dict(BETAVAE_DEFAULTS["schedule"])
+        spec = dict(model_defaults(getattr(args, "likelihood", "gaussian"))["schedule"])
         name = spec.pop("name")
     else:
         name, spec = args.beta_schedule, {}

@@ -13,13 +13,12 @@ import streamlit as st
 from core.data.preprocess import categorical_columns
 from core.data.validate import detect_x_kind
 from core.training.runs import Run
-from core.training.workflows import BETAVAE_DEFAULTS, COUNT_MODEL_DEFAULTS
+from core.training.workflows import model_defaults
 from ui.downloads import figure_downloads, table_download
 from ui.messages import run_safely
 from ui.state import LoadedDataset
 
-LIKELIHOOD_NAMES = {"gaussian": "Gaussian (processed X)", "nb": "Negative binomial (raw counts)",
-                    "zinb": "Zero-inflated NB (raw counts)"}
+LIKELIHOOD_NAMES = {"gaussian": "Gaussian", "nb": "NB (counts)", "zinb": "ZINB (counts)"}
 NO_BATCH = "(none)"
 
 
@@ -45,11 +44,14 @@ def has_counts(ds: LoadedDataset) -> bool:
 
 
 def _apply_likelihood_defaults() -> None:
-    """On a likelihood change, load that likelihood's defaults into the model widgets."""
-    counts = st.session_state.get("bv_likelihood", "gaussian") != "gaussian"
-    defaults = {**BETAVAE_DEFAULTS, **(COUNT_MODEL_DEFAULTS if counts else {})}
+    """On a likelihood change, load that likelihood's defaults into the model and β widgets."""
+    defaults = model_defaults(st.session_state.get("bv_likelihood", "gaussian"))
     st.session_state["bv_hidden"] = ",".join(map(str, defaults["hidden"]))
     st.session_state["bv_dropout"] = float(defaults["dropout"])
+    schedule = defaults["schedule"]
+    st.session_state["bv_schedule"] = schedule["name"]
+    st.session_state["bv_beta_max"] = float(schedule["beta_max"])
+    st.session_state["bv_warmup"] = int(schedule["warmup_epochs"])
 
 
 def count_options(ds: LoadedDataset) -> CountOptions:
@@ -61,8 +63,10 @@ def count_options(ds: LoadedDataset) -> CountOptions:
     likelihood = c1.selectbox("Likelihood", list(LIKELIHOOD_NAMES),
                               format_func=LIKELIHOOD_NAMES.get, key="bv_likelihood",
                               on_change=_apply_likelihood_defaults,
-                              help="NB/ZINB model raw UMI counts with the cell's library size "
-                                   "(scVI); the encoder reads log1p(counts).")
+                              help="Gaussian: squared error on processed X. NB / zero-inflated "
+                                   "NB: raw UMI counts with the cell's library size (scVI); the "
+                                   "encoder reads log1p(counts). Choosing one loads its default "
+                                   "layers, dropout and β.")
     batch = c2.selectbox("Batch column", [NO_BATCH, *categorical_columns(ds.adata)],
                          key="bv_batch_key",
                          help="One-hot encoded into encoder and decoder, so the latent "
