@@ -110,7 +110,8 @@ def batch_metrics_section(run: Run) -> None:
                               "ari_kmeans_vae", "ari_kmeans_pca", "heldout_elbo",
                               "heldout_recon_loglik", "heldout_kl") if k in m}
     table_download(pd.DataFrame({"metric": list(rows), "value": list(rows.values())}),
-                   f"{run.id}_batch_metrics", key="dl_batch_metrics", label="Metrics (CSV)")
+                   f"{run.id}_batch_metrics", key="dl_batch_metrics",
+                   label="Batch and likelihood metrics (CSV)")
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -161,7 +162,7 @@ def de_section(run: Run, ds: LoadedDataset) -> None:
         group_key = c1.selectbox("Groups from", columns, index=default, key="de_group_key")
         values = sorted(adata.obs[group_key].astype(str).unique())
         group1 = c2.selectbox("Group 1", values, key="de_group1")
-        rest = "(all other cells)"
+        rest = "all other cells"
         group2 = c3.selectbox("Group 2", [rest, *[v for v in values if v != group1]],
                               key="de_group2")
         own = "(each cell's own)"

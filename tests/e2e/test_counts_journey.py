@@ -56,5 +56,6 @@ def test_train_nb_on_zeisel_and_compute_de(server, page, artifacts_dir):
     wait_idle(page)
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
     assert_no_exception(page)
-    page.get_by_text("Differential expression and denoised expression").scroll_into_view_if_needed()
+    save_screenshot(page, artifacts_dir, "counts_embedding_batch")
+    page.get_by_test_id("stPlotlyChart").last.scroll_into_view_if_needed()
     save_screenshot(page, artifacts_dir, "counts_embedding_de")
