@@ -15,8 +15,15 @@ from core.training.schedules import make_schedule, schedule_curve
 from core.training.workflows import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
 from ui.counts import count_options
 from ui.downloads import table_download
-from ui.jobs import (SELECTED_RUN_KEY, active_job, job_outcome, progress_panel, runs_for,
-                     runs_table, submit)
+from ui.jobs import (
+    SELECTED_RUN_KEY,
+    active_job,
+    job_outcome,
+    progress_panel,
+    runs_for,
+    runs_table,
+    submit,
+)
 from ui.messages import run_safely
 from ui.state import require_dataset
 
@@ -122,7 +129,7 @@ start = st.button("Train β-VAE", type="primary", key="bv_start", icon=":materia
                   disabled=running is not None or schedule is None)
 
 
-def _start() -> None:
+def _start() -> bool:
     model = {"n_latent": int(n_latent), "hidden": _hidden_layers(hidden_txt),
              "dropout": float(dropout), "batch_norm": bool(batch_norm),
              "hvg_weight": float(hvg_weight) if has_hvg else 1.0, "free_bits": float(free_bits),
@@ -141,10 +148,10 @@ def _start() -> None:
                              batch_key=batch_key)
 
     submit("betavae", target, label=f"β-VAE on {name}", phases=["train", "metrics"])
+    return True
 
 
-if start:
-    run_safely(_start, action="starting training")
+if start and run_safely(_start, action="starting training"):
     st.rerun()
 
 progress_panel("betavae")

@@ -164,7 +164,7 @@ def compare_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[Any],
 
 
 def metrics_table(metrics: dict[str, float], names: Sequence[str] = ("vae", "pca"),
-                  ) -> "pd.DataFrame":  # noqa: F821
+                  ) -> pd.DataFrame:  # noqa: F821
     """Rows = metric, columns = embeddings plus ``Δ (first − second)``."""
     import pandas as pd
 

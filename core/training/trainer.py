@@ -100,6 +100,12 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy; call before building a module so its initial weights are seeded."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Random train/validation split of ``n`` cells (no validation below 20 cells)."""
     rng = np.random.default_rng(seed)
@@ -155,8 +161,7 @@ def fit(
     schedule = schedule or Constant(1.0)
     loss_kwargs = dict(loss_kwargs or {})
     device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed % (2**32))
+    seed_everything(config.seed)
     n = next(iter(data.values())).shape[0]
     train_idx, val_idx = split if split is not None else split_indices(
         n, config.val_fraction, config.seed)
@@ -302,4 +307,4 @@ def _finite_params(module: nn.Module) -> bool:
 
 
 __all__ = ["TrainConfig", "TrainResult", "evaluate", "fit", "predict", "encode_mean",
-           "split_indices"]
+           "seed_everything", "split_indices"]

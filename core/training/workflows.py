@@ -15,7 +15,7 @@ from core.errors import ConfigError, DataError
 from core.training.progress import Progress
 from core.training.runs import Run, load_run, new_run_dir, save_run
 from core.training.schedules import Schedule, make_schedule, to_dict
-from core.training.trainer import TrainConfig, encode_mean, fit
+from core.training.trainer import TrainConfig, encode_mean, fit, seed_everything
 
 #: Defaults of the β-VAE (module settings, β schedule); tuned with benchmarks/betavae_quality.py.
 BETAVAE_DEFAULTS: dict[str, Any] = {
@@ -187,6 +187,7 @@ def train_betavae(
     labels = labels_of(adata, label_key)
     inputs = model_inputs(adata, x, likelihood=settings["likelihood"], batch_key=batch_key)
     weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
+    seed_everything(train.seed)
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
                      batch_norm=settings["batch_norm"], dropout=settings["dropout"],
                      gene_weights=weights, likelihood=settings["likelihood"],
