@@ -70,6 +70,8 @@ def zeisel(scvi_python: str | None, runs_root: Path) -> dict[str, Any]:
             epochs.append(run.metrics["n_epochs_run"])
         out[likelihood] = {"ari_per_seed": per_seed, "ari_mean": float(np.mean(per_seed)),
                            "epochs_run": epochs, "settings": run.config["settings"]}
+        if likelihood == "nb":
+            out["nb"]["de_microglia_vs_rest"] = de_summary(run, adata)
     out["scvi"] = scvi_scores(scvi_python, adata, labels)
     best = max(out["nb"]["ari_mean"], out["zinb"]["ari_mean"])
     scvi_aris = out["scvi"].get("ari_per_seed") or list(ISSUE_SCVI_ARI.values())
@@ -81,6 +83,18 @@ def zeisel(scvi_python: str | None, runs_root: Path) -> dict[str, Any]:
         "scvi_measured_here": "ari_per_seed" in out["scvi"],
     }
     return out
+
+
+def de_summary(run: Any, adata: Any) -> dict[str, Any]:
+    """Vanilla-mode DE of microglia vs all other cells: the strongest up-regulated genes."""
+    from core.analysis.de import run_differential_expression
+
+    table = run_differential_expression(run, adata, group_key="level1class", group1="microglia",
+                                        n_samples=5000)
+    up = table[(table["lfc_mean"] > 0) & table["is_de"]].sort_values("lfc_mean", ascending=False)
+    return {"n_de": int(table["is_de"].sum()), "n_genes": len(table),
+            "top_up": up["gene"].head(10).tolist(),
+            "top_up_lfc": [round(float(v), 2) for v in up["lfc_mean"].head(10)]}
 
 
 def scvi_scores(scvi_python: str | None, adata: Any, labels: np.ndarray) -> dict[str, Any]:

@@ -187,7 +187,9 @@ def de_section(run: Run, ds: LoadedDataset) -> None:
             st.plotly_chart(fig, width="stretch", key="de_volcano")
             figure_downloads(fig, f"{run.id}_de_volcano", key="dl_de_volcano")
             st.caption(f"{int(table['is_de'].sum())} of {len(table)} genes with |log Bayes "
-                       "factor| ≥ 3. LFC = log₂ ratio of decoded normalised expression.")
+                       "factor| ≥ 3. LFC = log₂ ratio of decoded normalised expression. "
+                       "Vanilla mode compares random pairs of cells, so heterogeneous groups "
+                       "or low counts give few calls: rank by LFC and proba_de then.")
             st.dataframe(table, hide_index=True, width="stretch", height=300,
                          column_config={c: st.column_config.NumberColumn(format="%.3f")
                                         for c in ("lfc_mean", "lfc_median", "lfc_std",
