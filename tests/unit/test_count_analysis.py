@@ -23,6 +23,7 @@ def trained_nb():
                        index=[f"c{i}" for i in range(len(group))])
     ad = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs)
     inputs = model_inputs(ad, None, likelihood="nb", batch_key="batch")
+    torch.manual_seed(0)
     module = BetaVAE(N_GENES, 4, [32], likelihood="nb", n_batch=inputs.n_batch)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model: threads only contend on a shared CPU
@@ -51,8 +52,9 @@ def test_de_recovers_planted_genes(trained_nb):
     for g in range(N_UP, N_UP + N_DOWN):
         assert by_gene.loc[f"gene_{g}", "lfc_mean"] < -1.0
     assert by_gene.loc[[f"gene_{g}" for g in planted], "is_de"].mean() >= 0.8
-    null = by_gene.drop(index=[f"gene_{g}" for g in planted])
-    assert null["lfc_mean"].abs().median() < 0.5
+    # Null genes all move by the same normalisation shift (ρ sums to 1), not one by one.
+    null = by_gene.drop(index=[f"gene_{g}" for g in planted])["lfc_mean"]
+    assert (null - null.median()).abs().median() < 0.3
     np.testing.assert_allclose(table["proba_m1"] + table["proba_m2"], 1.0)
     assert ((table["proba_de"] >= 0.5) & (table["proba_de"] <= 1.0)).all()
 
