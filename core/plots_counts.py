@@ -38,6 +38,8 @@ def de_volcano(table: pd.DataFrame, *, group1: str, group2: str, n_labels: int =
                       title=f"Differential expression: {group1} vs {group2}",
                       xaxis_title=f"log₂ fold change ({group1} / {group2})",
                       yaxis_title="|log Bayes factor|",
-                      legend={"orientation": "h", "y": -0.2},
+                      showlegend=True,
+                      legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0,
+                              "yanchor": "bottom"},
                       margin={"l": 50, "r": 20, "t": 50, "b": 40})
     return fig
