@@ -87,6 +87,9 @@ def _register_builtin_commands() -> None:
     from core import cli_train
 
     EXTRA_COMMANDS.insert(0, cli_train.register)
+    from core import cli_counts
+
+    cli_counts.register()
 
 
 _register_builtin_commands()

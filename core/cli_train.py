@@ -43,10 +43,10 @@ def train_config(args: argparse.Namespace):
 def schedule_from_args(args: argparse.Namespace, epochs: int):
     """The β schedule named by ``--beta-schedule`` with ``--beta``/``--warmup`` options."""
     from core.training.schedules import make_schedule
-    from core.training.workflows import BETAVAE_DEFAULTS
+    from core.training.workflows import model_defaults
 
     if args.beta_schedule is None:
-        spec = dict(BETAVAE_DEFAULTS["schedule"])
+        spec = dict(model_defaults(getattr(args, "likelihood", "gaussian"))["schedule"])
         name = spec.pop("name")
     else:
         name, spec = args.beta_schedule, {}
@@ -73,7 +73,7 @@ def _run_betavae(args: argparse.Namespace, adata, dataset: str):
         model.update(extra(args))
     return train_betavae(adata, dataset=dataset, label_key=args.label_key, model=model,
                          train=train, schedule=schedule_from_args(args, train.epochs),
-                         run_dir=args.out)
+                         run_dir=args.out, batch_key=getattr(args, "batch_key", None))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from core.analysis.metrics import compare_embeddings, metrics_table
 from core.plots import embedding_scatter, history_curves, metrics_bars
 from core.training.runs import Run
 from core.training.workflows import annotate_adata
+from ui.counts import batch_metrics_section, de_section
 from ui.downloads import figure_downloads, h5ad_download, table_download
 from ui.jobs import run_picker
 from ui.state import require_dataset
@@ -117,6 +118,9 @@ else:
     table_download(shown, f"{run.id}_metrics", key="dl_metrics", label="Metrics (CSV)")
     fig_m = metrics_bars(table, title="VAE latent vs PCA")
     c2.plotly_chart(fig_m, width="stretch", key="metrics_bars")
+
+batch_metrics_section(run)
+de_section(run, ds)
 
 # ---- history ------------------------------------------------------------------------------------
 st.subheader("Training history")

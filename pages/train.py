@@ -13,6 +13,7 @@ from core.plots import line_curve
 from core.training.runs import delete_run
 from core.training.schedules import make_schedule, schedule_curve
 from core.training.workflows import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
+from ui.counts import count_options
 from ui.downloads import table_download
 from ui.jobs import (
     SELECTED_RUN_KEY,
@@ -51,6 +52,7 @@ def _hidden_layers(text: str) -> list[int]:
 
 left, right = st.columns([1, 1], gap="large")
 with left:
+    counts = count_options(ds)
     st.subheader("Model")
     c1, c2, c3 = st.columns(3)
     n_latent = c1.number_input("Latent dims", 2, 256, BETAVAE_DEFAULTS["n_latent"],
@@ -130,18 +132,20 @@ start = st.button("Train β-VAE", type="primary", key="bv_start", icon=":materia
 def _start() -> bool:
     model = {"n_latent": int(n_latent), "hidden": _hidden_layers(hidden_txt),
              "dropout": float(dropout), "batch_norm": bool(batch_norm),
-             "hvg_weight": float(hvg_weight) if has_hvg else 1.0, "free_bits": float(free_bits)}
+             "hvg_weight": float(hvg_weight) if has_hvg else 1.0, "free_bits": float(free_bits),
+             **counts.model}
     train = replace(T, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                     seed=int(seed), val_fraction=float(val_fraction),
                     patience=int(patience) or None, device=device, bf16=bool(bf16))
     train.validate()
     from core.device import pick_device
     pick_device(device)  # fail now, in the page, if the device is unavailable
-    adata, name, label_key = ds.adata, ds.name, ds.label_key
+    adata, name, label_key, batch_key = ds.adata, ds.name, ds.label_key, counts.batch_key
 
     def target(progress, cancel):
         return train_betavae(adata, dataset=name, label_key=label_key, model=model, train=train,
-                             schedule=schedule, progress=progress, cancel=cancel)
+                             schedule=schedule, progress=progress, cancel=cancel,
+                             batch_key=batch_key)
 
     submit("betavae", target, label=f"β-VAE on {name}", phases=["train", "metrics"])
     return True

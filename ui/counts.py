@@ -1,0 +1,210 @@
+"""Count likelihoods and batch covariates in the UI: Train-page options, batch metrics and the
+differential-expression section of the Embedding page (DESIGN §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.data.preprocess import categorical_columns
+from core.data.validate import detect_x_kind
+from core.training.runs import Run
+from core.training.workflows import model_defaults
+from ui.downloads import figure_downloads, table_download
+from ui.messages import run_safely
+from ui.state import LoadedDataset
+
+LIKELIHOOD_NAMES = {"gaussian": "Gaussian", "nb": "NB (counts)", "zinb": "ZINB (counts)"}
+NO_BATCH = "(none)"
+
+
+@dataclass
+class CountOptions:
+    """What the Train page passes on: model-setting overrides and the batch column."""
+
+    likelihood: str
+    dispersion: str
+    batch_key: str | None
+
+    @property
+    def model(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"likelihood": self.likelihood}
+        if self.likelihood != "gaussian":
+            out["dispersion"] = self.dispersion
+        return out
+
+
+def has_counts(ds: LoadedDataset) -> bool:
+    """Whether the preprocessed data keeps raw counts (``layers['counts']`` or counts in X)."""
+    return "counts" in ds.adata.layers or detect_x_kind(ds.adata.X) == "counts"
+
+
+def _apply_likelihood_defaults() -> None:
+    """On a likelihood change, load that likelihood's defaults into the model and β widgets."""
+    defaults = model_defaults(st.session_state.get("bv_likelihood", "gaussian"))
+    st.session_state["bv_hidden"] = ",".join(map(str, defaults["hidden"]))
+    st.session_state["bv_dropout"] = float(defaults["dropout"])
+    schedule = defaults["schedule"]
+    st.session_state["bv_schedule"] = schedule["name"]
+    st.session_state["bv_beta_max"] = float(schedule["beta_max"])
+    st.session_state["bv_warmup"] = int(schedule["warmup_epochs"])
+
+
+def count_options(ds: LoadedDataset) -> CountOptions:
+    """Likelihood, dispersion and batch-column widgets (keys ``bv_likelihood``,
+    ``bv_dispersion``, ``bv_batch_key``). Draw before the model widgets: choosing NB/ZINB loads
+    scVI-like layer sizes into them."""
+    st.subheader("Likelihood and batch")
+    c1, c2, c3 = st.columns(3)
+    likelihood = c1.selectbox("Likelihood", list(LIKELIHOOD_NAMES),
+                              format_func=LIKELIHOOD_NAMES.get, key="bv_likelihood",
+                              on_change=_apply_likelihood_defaults,
+                              help="Gaussian: squared error on processed X. NB / zero-inflated "
+                                   "NB: raw UMI counts with the cell's library size (scVI); the "
+                                   "encoder reads log1p(counts). Choosing one loads its default "
+                                   "layers, dropout and β.")
+    batch = c2.selectbox("Batch column", [NO_BATCH, *categorical_columns(ds.adata)],
+                         key="bv_batch_key",
+                         help="One-hot encoded into encoder and decoder, so the latent "
+                              "need not encode it; scored by batch mixing entropy.")
+    dispersion = c3.selectbox("Dispersion", ["gene", "gene-batch"], key="bv_dispersion",
+                              disabled=likelihood == "gaussian",
+                              help="Inverse dispersion θ per gene, or per gene and batch.")
+    if likelihood != "gaussian" and not has_counts(ds):
+        st.warning("This dataset keeps no raw counts (X is not counts and there is no "
+                   "layers['counts']): NB/ZINB cannot train on it. Load raw UMI counts or use "
+                   "the Gaussian likelihood.", icon=":material/warning:")
+    return CountOptions(likelihood=likelihood, dispersion=dispersion,
+                        batch_key=None if batch == NO_BATCH else batch)
+
+
+# ---- Embedding page -----------------------------------------------------------------------------
+
+def batch_metrics_section(run: Run) -> None:
+    """Batch mixing entropy (latent vs PCA) beside the cell-type ARI, and held-out ELBO."""
+    m = run.metrics
+    batch_key = run.config.get("data", {}).get("batch_key")
+    likelihood = run.config.get("settings", {}).get("likelihood", "gaussian")
+    if not batch_key and "heldout_elbo" not in m:
+        return
+    st.subheader("Batch mixing and held-out likelihood")
+    cols = st.columns(4)
+    if batch_key:
+        n_batches = len(run.config["data"].get("batch_categories") or []) or 2
+        cols[0].metric("Batch mixing entropy (latent)", _fmt(m.get("batch_mixing_entropy")),
+                       help=f"Batch column `{batch_key}`; entropy of batches among 50 nearest "
+                            f"neighbours (scVI). Perfect mixing = ln {n_batches} = "
+                            f"{np.log(n_batches):.3f}.")
+        cols[1].metric("Batch mixing entropy (PCA)", _fmt(m.get("batch_mixing_entropy_pca")))
+    cols[2].metric("Cell-type ARI (latent, KMeans)", _fmt(m.get("ari_kmeans_vae")))
+    if "heldout_elbo" in m:
+        cols[3].metric("Held-out ELBO per cell", _fmt(m.get("heldout_elbo"), 1),
+                       help=f"{LIKELIHOOD_NAMES[likelihood]}: log p(x | z) − KL on the "
+                            "validation cells; reconstruction log-likelihood "
+                            f"{_fmt(m.get('heldout_recon_loglik'), 1)}.")
+    rows = {k: m[k] for k in ("batch_mixing_entropy", "batch_mixing_entropy_pca",
+                              "ari_kmeans_vae", "ari_kmeans_pca", "heldout_elbo",
+                              "heldout_recon_loglik", "heldout_kl") if k in m}
+    table_download(pd.DataFrame({"metric": list(rows), "value": list(rows.values())}),
+                   f"{run.id}_batch_metrics", key="dl_batch_metrics",
+                   label="Batch and likelihood metrics (CSV)")
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
+
+
+@st.cache_data(show_spinner="Differential expression…", max_entries=16)
+def _de_table(run_id: str, token: str, group_key: str, group1: str, group2: str | None,
+              transform_batch: str | None, n_samples: int, _run: Run, _adata: Any
+              ) -> pd.DataFrame:
+    from core.analysis.de import run_differential_expression
+
+    return run_differential_expression(_run, _adata, group_key=group_key, group1=group1,
+                                       group2=group2, transform_batch=transform_batch,
+                                       n_samples=n_samples)
+
+
+@st.cache_data(show_spinner="Decoding expression…", max_entries=4)
+def _denoised(run_id: str, token: str, transform_batch: str | None, _run: Run,
+              _adata: Any) -> pd.DataFrame:
+    from core.analysis.de import normalized_expression
+    from core.training.counts import inputs_for_run
+
+    inputs = inputs_for_run(_adata, _run)
+    code = (inputs.batch_categories.index(transform_batch) if transform_batch else None)
+    expr = normalized_expression(_run.load_module(), inputs.encoder_input, inputs.batch_codes,
+                                 transform_batch=code)
+    return pd.DataFrame(expr, index=_adata.obs_names, columns=_adata.var_names)
+
+
+def de_section(run: Run, ds: LoadedDataset) -> None:
+    """Differential expression between two groups (scVI vanilla Bayes factors): volcano plot,
+    table, CSV downloads; and the denoised normalised expression, optionally in one batch."""
+    from core.plots_counts import de_volcano
+
+    if run.config.get("settings", {}).get("likelihood", "gaussian") == "gaussian":
+        return
+    adata = ds.adata
+    batches = list(run.config.get("data", {}).get("batch_categories") or [])
+    with st.expander("Differential expression and denoised expression (count model)",
+                     expanded=False):
+        columns = categorical_columns(adata)
+        if not columns:
+            st.info("No categorical obs column to define groups.")
+            return
+        c1, c2, c3, c4 = st.columns(4)
+        default = columns.index(ds.label_key) if ds.label_key in columns else 0
+        group_key = c1.selectbox("Groups from", columns, index=default, key="de_group_key")
+        values = sorted(adata.obs[group_key].astype(str).unique())
+        group1 = c2.selectbox("Group 1", values, key="de_group1")
+        rest = "all other cells"
+        group2 = c3.selectbox("Group 2", [rest, *[v for v in values if v != group1]],
+                              key="de_group2")
+        own = "(each cell's own)"
+        transform = c4.selectbox("Decode in batch", [own, *batches], key="de_batch",
+                                 disabled=not batches,
+                                 help="Transform to one batch: compare as if every cell "
+                                      "came from it.")
+        transform_batch = None if transform == own else transform
+        n_samples = st.select_slider("Posterior samples per group", [500, 1000, 2000, 5000],
+                                     value=2000, key="de_samples")
+        if st.button("Compute differential expression", key="de_run",
+                     icon=":material/compare_arrows:"):
+            table = run_safely(lambda: _de_table(
+                run.id, ds.token, group_key, group1, None if group2 == rest else group2,
+                transform_batch, int(n_samples), run, adata), action="computing DE")
+            if table is not None:
+                st.session_state["de_result"] = (run.id, group1, group2, table)
+        result = st.session_state.get("de_result")
+        if result and result[0] == run.id:
+            _, g1, g2, table = result
+            fig = de_volcano(table, group1=g1, group2=g2)
+            st.plotly_chart(fig, width="stretch", key="de_volcano")
+            figure_downloads(fig, f"{run.id}_de_volcano", key="dl_de_volcano")
+            st.caption(f"{int(table['is_de'].sum())} of {len(table)} genes with |log Bayes "
+                       "factor| ≥ 3. LFC = log₂ ratio of decoded normalised expression. "
+                       "Vanilla mode compares random pairs of cells, so heterogeneous groups "
+                       "or low counts give few calls: rank by LFC and proba_de then.")
+            st.dataframe(table, hide_index=True, width="stretch", height=300,
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in ("lfc_mean", "lfc_median", "lfc_std",
+                                                  "proba_m1", "proba_m2", "bayes_factor",
+                                                  "proba_de", "raw_mean1", "raw_mean2")}
+                         | {c: st.column_config.NumberColumn(format="%.2e")
+                            for c in ("scale1", "scale2")})
+            table_download(table, f"{run.id}_de_{g1}_vs_{g2}", key="dl_de_csv",
+                           label="DE table (CSV)")
+        st.divider()
+        st.caption("Denoised normalised expression (decoded from the latent mean, rows sum to "
+                   "1e4), in each cell's batch or transformed to the batch chosen above.")
+        if st.button("Prepare denoised expression", key="denoised_run"):
+            frame = run_safely(lambda: _denoised(run.id, ds.token, transform_batch, run, adata),
+                               action="decoding expression")
+            if frame is not None:
+                table_download(frame.reset_index(names="cell"), f"{run.id}_denoised",
+                               key="dl_denoised", label="Denoised expression (CSV)")
