@@ -85,13 +85,14 @@ def explorer() -> None:
     spec: dict[str, tuple[str, float]] = {}
     for tf in tfs:
         lo, hi = p.slider_range(tf)
+        lo, hi = float(np.floor(lo * 100) / 100), float(np.ceil(hi * 100) / 100)
         pre = p.presets(tf)
         st.session_state.setdefault(f"pert_val_{tf}", pre["reset"])
         st.session_state.setdefault(f"pert_on_{tf}", False)
         cols = st.columns([5, 1, 1, 1], vertical_alignment="bottom")
         on = st.session_state[f"pert_on_{tf}"]
         value = cols[0].slider(f"{tf}" + ("" if on else " (unperturbed)"), lo, hi,
-                               step=(hi - lo) / 200, key=f"pert_val_{tf}", format="%.2f",
+                               step=0.01, key=f"pert_val_{tf}", format="%.2f",
                                on_change=_touched, args=(tf,),
                                help=f"observed μ: {p.tf_range(tf)[0]:.2f} … "
                                     f"{p.tf_range(tf)[1]:.2f}")
