@@ -17,8 +17,9 @@ Units live in the TF's own units: phase (a) of the recipe and the alignment term
 unit track its TF's standardised expression, so the slider range is the observed range of μ.
 
 Only the TF part of the decoder is evaluated per cell (``z → z₁ → z₂``, the module's own
-:meth:`~core.models.tfvae.TFVAE.tf_step`, baseline and perturbed on the same rows with the same
-code, so a no-op spec gives Δ exactly 0). The TF→gene layer is linear in eval mode
+:meth:`~core.models.tfvae.TFVAE.tf_step`), always on all cells with only the chosen rows
+changed, i.e. the same shapes and code as the cached baseline, so a no-op spec (and every
+unperturbed cell) gives Δ exactly 0. The TF→gene layer is linear in eval mode
 (``x̂ = W_masked z₂ + b``; no activation, the gene dropout is the identity), so the mean Δ of a
 group of cells is ``W_masked · mean(Δz₂)``: exact, and it avoids a cells × genes product on
 every slider move. :meth:`PerturbResult.per_cell` gives the cells × genes Δ when asked.
@@ -181,9 +182,10 @@ class Perturber:
             self.weight = (layer.weight * layer.mask).numpy().astype(np.float32)
             self.bias = (layer.bias.numpy().astype(np.float32) if layer.bias is not None
                          else np.zeros(len(self.gene_names), np.float32))
-        base = decoder.decode_from_tf(self.z, batch_size=batch_size)
-        self.z1, self.z2 = base["z1"], base["z2"]
-        self.baseline_x = base["x_hat"]
+        self.baseline_x = decoder.decode_from_tf(self.z, batch_size=batch_size)["x_hat"]
+        # Baseline TF cascade, computed by the same code on the same shape as every perturbed
+        # one (see apply), so unchanged cells give bitwise-equal values and Δ exactly 0.
+        self.z1, self.z2 = self._steps(self.z)
         self._all = np.arange(self.z.shape[0])
 
     # ---- ranges and presets ------------------------------------------------------------------
@@ -255,13 +257,15 @@ class Perturber:
             idx = np.flatnonzero(idx)
         spec = {str(t): (str(m), float(v)) for t, (m, v) in spec.items()}
         z0 = self.z[idx]
-        zp = self.perturbed_z(spec, idx)
-        b1, b2 = self._steps(z0)
-        p1, p2 = self._steps(zp)
+        z_all = self.z.copy()
+        z_all[idx] = self.perturbed_z(spec, idx)
+        p1, p2 = self._steps(z_all)           # all cells: the baseline's shape and code path
+        b2 = self.z2[idx]
         baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
                     else np.zeros(len(self.gene_names), np.float32))
         return PerturbResult(spec=spec, cells=idx, gene_names=self.gene_names,
-                             tf_names=self.tf_names, dz0=zp - z0, dz1=p1 - b1, dz2=p2 - b2,
+                             tf_names=self.tf_names, dz0=z_all[idx] - z0,
+                             dz1=p1[idx] - self.z1[idx], dz2=p2[idx] - b2,
                              weight=self.weight, baseline=baseline)
 
     def dose_response(self, tf: str, gene: str, values: Sequence[float], *,
