@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
     st.Page("pages/network.py", title="Network", icon=":material/hub:"),
+    st.Page("pages/perturb.py", title="Perturb", icon=":material/tune:"),
 ]
 
 

@@ -1,0 +1,317 @@
+"""In-silico TF perturbations of a trained TF-VAE: set or shift TF units, read Δ of every gene.
+
+Usage::
+
+    dec = tf_decoder(run.load_module())
+    p = Perturber(dec, x)                         # x: the model's input (scaled expression)
+    res = p.apply({"STAT1": ("set", p.presets("STAT1")["knock-out"])})
+    res.gene_table()                              # gene, delta, baseline, perturbed
+    res.by_group(adata.obs["cell_type"])          # groups × genes mean Δ
+    res.cascade()                                 # Δ of every TF after one and two TF→TF steps
+
+How it computes
+---------------
+The cells are encoded once (posterior means μ, eval mode). A spec maps TF → ``("set", v)``
+(the unit takes the value ``v`` in every perturbed cell) or ``("shift", d)`` (``μ + d``).
+Units live in the TF's own units: phase (a) of the recipe and the alignment term make each
+unit track its TF's standardised expression, so the slider range is the observed range of μ.
+
+Only the TF part of the decoder is evaluated per cell (``z → z₁ → z₂``, the module's own
+:meth:`~core.models.tfvae.TFVAE.tf_step`), always on all cells with only the chosen rows
+changed, i.e. the same shapes and code as the cached baseline, so a no-op spec (and every
+unperturbed cell) gives Δ exactly 0. The TF→gene layer is linear in eval mode
+(``x̂ = W_masked z₂ + b``; no activation, the gene dropout is the identity), so the mean Δ of a
+group of cells is ``W_masked · mean(Δz₂)``: exact, and it avoids a cells × genes product on
+every slider move. :meth:`PerturbResult.per_cell` gives the cells × genes Δ when asked.
+
+What a TF without outgoing edges can change
+-------------------------------------------
+In :class:`~core.models.tfvae.TFVAE` the TF→TF step is residual, ``h ← h + tanh(BN(W h))``,
+and the TF→TF mask excludes the diagonal. If TF *k* has no outgoing TF→TF edge (column *k* of
+the masked ``W`` is zero), changing ``z_k`` by Δ changes ``W h`` nowhere, so Δz₁ = Δz₂ = Δ·e_k:
+only *k*'s own unit moves, through the identity path. If it also has no outgoing TF→gene
+edge, the only non-zero weight in column *k* of the TF→gene layer is the self edge (TF unit →
+its own gene, always kept outside the mask budget), so exactly one gene changes: the TF's own
+gene, by ``Δ · w_self``. :func:`outgoing_edges` tells which TFs have outgoing edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from core.errors import ConfigError
+
+MODES = ("set", "shift")
+OPERATORS = (("+=", "shift", 1.0), ("-=", "shift", -1.0), ("=", "set", 1.0))
+Spec = Mapping[str, tuple[str, float]]
+
+
+def parse_spec(items: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """Parse ``TF=VALUE`` (set) and ``TF+=D`` / ``TF-=D`` (shift) strings into a spec."""
+    spec: dict[str, tuple[str, float]] = {}
+    for item in items:
+        text = str(item).strip()
+        found = [(op, m, sg) for op, m, sg in OPERATORS if op in text]
+        if not found:
+            raise ConfigError(f"'{item}' is not TF=VALUE (or TF+=SHIFT / TF-=SHIFT).")
+        op, mode, sign = found[0]
+        tf, value = text.split(op, 1)
+        try:
+            spec[tf.strip()] = (mode, sign * float(value))
+        except ValueError:
+            raise ConfigError(f"'{value}' in '{item}' is not a number.") from None
+    return spec
+
+
+def outgoing_edges(module: Any) -> pd.DataFrame:
+    """Per TF: number of outgoing TF→TF and TF→gene edges (self edges not counted)."""
+    tt = (module.tf2tf.mask.detach().cpu().numpy() > 0)
+    tg = (module.tf2gene.mask.detach().cpu().numpy() > 0) & (
+        module.self_edge_mask().numpy() == 0)
+    return pd.DataFrame({"tf": list(module.tf_names), "out_tf2tf": tt.sum(0).astype(int),
+                         "out_tf2gene": tg.sum(0).astype(int)})
+
+
+@dataclass
+class PerturbResult:
+    """Effects of one perturbation on the selected cells.
+
+    Attributes
+    ----------
+    spec
+        The applied spec.
+    cells
+        Row indices (into the Perturber's cells) that were perturbed.
+    gene_names, tf_names
+        Column names.
+    dz1, dz2
+        ``(cells, n_tfs)`` Δ of the TF units after one and two TF→TF steps (``dz0`` before).
+    weight
+        ``(n_genes, n_tfs)`` masked TF→gene weights (Δx̂ = Δz₂ · weightᵀ).
+    baseline
+        ``(n_genes,)`` mean baseline x̂ over the selected cells.
+    """
+
+    spec: dict[str, tuple[str, float]]
+    cells: np.ndarray
+    gene_names: list[str]
+    tf_names: list[str]
+    dz0: np.ndarray
+    dz1: np.ndarray
+    dz2: np.ndarray
+    weight: np.ndarray
+    baseline: np.ndarray
+
+    @property
+    def mean_delta(self) -> np.ndarray:
+        """``(n_genes,)`` mean Δx̂ over the perturbed cells."""
+        if len(self.cells) == 0:
+            return np.zeros(len(self.gene_names), dtype=np.float32)
+        return self.weight @ self.dz2.mean(0)
+
+    def per_cell(self) -> np.ndarray:
+        """``(cells, n_genes)`` Δx̂ of every perturbed cell."""
+        return self.dz2 @ self.weight.T
+
+    def gene_table(self, edges: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per gene: ``gene, delta, baseline, perturbed[, direct_target]``.
+
+        ``direct_target`` (when the learned ``edges`` are given) is True when a perturbed TF
+        has a TF→gene (or TF→TF, for TF genes) edge to the gene. Sorted by decreasing |Δ|.
+        """
+        d = self.mean_delta
+        df = pd.DataFrame({"gene": self.gene_names, "delta": d, "baseline": self.baseline,
+                           "perturbed": self.baseline + d})
+        if edges is not None:
+            src = edges[edges["source"].isin(list(self.spec))]
+            df["direct_target"] = df["gene"].isin(set(src["target"].astype(str)))
+        order = np.argsort(-np.abs(d), kind="stable")
+        return df.iloc[order].reset_index(drop=True)
+
+    def by_group(self, labels: Sequence[Any] | pd.Series) -> pd.DataFrame:
+        """Groups × genes mean Δ; ``labels`` has one entry per perturbed cell."""
+        labels = pd.Series(np.asarray(labels)).astype(str)
+        if len(labels) != len(self.cells):
+            raise ConfigError("labels need one entry per perturbed cell.")
+        rows = {g: self.weight @ self.dz2[np.asarray(idx)].mean(0)
+                for g, idx in labels.groupby(labels, sort=True).groups.items()}
+        return pd.DataFrame(rows, index=self.gene_names).T
+
+    def cascade(self) -> pd.DataFrame:
+        """Per TF: mean Δ of its unit as set (``dz``), after one (``dz1``) and two steps."""
+        mean = (lambda a: a.mean(0)) if len(self.cells) else (
+            lambda a: np.zeros(len(self.tf_names)))
+        df = pd.DataFrame({"tf": self.tf_names, "dz": mean(self.dz0), "dz1": mean(self.dz1),
+                           "dz2": mean(self.dz2)})
+        df["perturbed"] = df["tf"].isin(list(self.spec))
+        return df.iloc[np.argsort(-np.abs(df["dz2"].to_numpy()), kind="stable")].reset_index(
+            drop=True)
+
+
+class Perturber:
+    """Encode cells once and apply TF perturbations to them (CPU, eval mode, deterministic).
+
+    Parameters
+    ----------
+    decoder
+        A :class:`~core.analysis.tf_decoder.TFDecoder` (``tf_decoder(run.load_module())``).
+    x
+        The model's input for the cells (scaled expression, cells × genes, dense or CSR).
+    batch_size
+        Rows per batch when encoding and stepping through the TF layer.
+    """
+
+    def __init__(self, decoder: Any, x: np.ndarray | sp.spmatrix, *, batch_size: int = 4096):
+        if x.shape[1] != len(decoder.gene_names):
+            raise ConfigError(f"The cells have {x.shape[1]} genes but the model expects "
+                              f"{len(decoder.gene_names)}; use the data the run was trained on.")
+        self.decoder = decoder
+        self.module = decoder.module.cpu().eval()
+        self.batch_size = int(batch_size)
+        self.tf_names, self.gene_names = decoder.tf_names, decoder.gene_names
+        self.z = decoder.encode(x, batch_size=batch_size)
+        with torch.no_grad():
+            layer = self.module.tf2gene
+            self.weight = (layer.weight * layer.mask).numpy().astype(np.float32)
+            self.bias = (layer.bias.numpy().astype(np.float32) if layer.bias is not None
+                         else np.zeros(len(self.gene_names), np.float32))
+        self.baseline_x = decoder.decode_from_tf(self.z, batch_size=batch_size)["x_hat"]
+        # Baseline TF cascade, computed by the same code on the same shape as every perturbed
+        # one (see apply), so unchanged cells give bitwise-equal values and Δ exactly 0.
+        self.z1, self.z2 = self._steps(self.z)
+        self._all = np.arange(self.z.shape[0])
+
+    # ---- ranges and presets ------------------------------------------------------------------
+    def _col(self, tf: str) -> int:
+        try:
+            return self.decoder.tf_index[tf]
+        except KeyError:
+            raise ConfigError(f"'{tf}' is not a TF of this model.") from None
+
+    def tf_range(self, tf: str) -> tuple[float, float]:
+        """Observed (min, max) of the TF's unit μ over all cells."""
+        v = self.z[:, self._col(tf)]
+        return float(v.min()), float(v.max())
+
+    def slider_range(self, tf: str, margin: float = 0.5) -> tuple[float, float]:
+        """From below the observed minimum to above the maximum (± ``margin`` × range)."""
+        lo, hi = self.tf_range(tf)
+        pad = margin * max(hi - lo, 1e-3)
+        return float(min(lo - pad, 0.0)), float(hi + pad)
+
+    def presets(self, tf: str, *, knockout: str = "min", quantile: float = 0.99,
+                k_sd: float | None = None) -> dict[str, float]:
+        """Preset values of the TF's unit.
+
+        ``knock-out``: the observed minimum (``knockout="min"``) or 0 (``"zero"``);
+        ``over-express``: the ``quantile`` of μ, or mean + ``k_sd`` SD when given;
+        ``reset``: the mean μ (informational: resetting removes the TF from the spec).
+        """
+        v = self.z[:, self._col(tf)].astype(np.float64)
+        if knockout not in ("min", "zero"):
+            raise ConfigError("knock-out must be 'min' or 'zero'.")
+        ko = float(v.min()) if knockout == "min" else 0.0
+        over = (float(v.mean() + k_sd * v.std()) if k_sd is not None
+                else float(np.quantile(v, quantile)))
+        return {"knock-out": ko, "over-express": over, "reset": float(v.mean())}
+
+    # ---- perturbations -----------------------------------------------------------------------
+    def perturbed_z(self, spec: Spec, cells: np.ndarray | None = None) -> np.ndarray:
+        """μ of the selected cells with the spec applied."""
+        idx = self._all if cells is None else np.asarray(cells)
+        z = self.z[idx].copy()
+        for tf, (mode, value) in spec.items():
+            col = self._col(tf)
+            if mode == "set":
+                z[:, col] = np.float32(value)
+            elif mode == "shift":
+                z[:, col] += np.float32(value)
+            else:
+                raise ConfigError(f"Unknown mode '{mode}' for {tf}; use one of {MODES}.")
+        return z
+
+    @torch.no_grad()
+    def _steps(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z1s, z2s = [], []
+        for s in range(0, z.shape[0], self.batch_size):
+            h = torch.as_tensor(z[s:s + self.batch_size])
+            z1 = self.module.tf_step(h)
+            z1s.append(z1)
+            z2s.append(self.module.tf_step(z1))
+        if not z1s:
+            empty = np.zeros((0, len(self.tf_names)), np.float32)
+            return empty, empty
+        return torch.cat(z1s).numpy(), torch.cat(z2s).numpy()
+
+    def apply(self, spec: Spec, cells: np.ndarray | None = None) -> PerturbResult:
+        """Apply ``spec`` to the cells ``cells`` (row indices or a boolean mask; all by default)."""
+        idx = self._all if cells is None else np.asarray(cells)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        spec = {str(t): (str(m), float(v)) for t, (m, v) in spec.items()}
+        z0 = self.z[idx]
+        z_all = self.z.copy()
+        z_all[idx] = self.perturbed_z(spec, idx)
+        p1, p2 = self._steps(z_all)           # all cells: the baseline's shape and code path
+        b2 = self.z2[idx]
+        baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
+                    else np.zeros(len(self.gene_names), np.float32))
+        return PerturbResult(spec=spec, cells=idx, gene_names=self.gene_names,
+                             tf_names=self.tf_names, dz0=z_all[idx] - z0,
+                             dz1=p1[idx] - self.z1[idx], dz2=p2[idx] - b2,
+                             weight=self.weight, baseline=baseline)
+
+    def dose_response(self, tf: str, gene: str, values: Sequence[float], *,
+                      cells: np.ndarray | None = None, base: Spec | None = None) -> pd.DataFrame:
+        """Mean x̂ of ``gene`` as ``tf`` is set to each of ``values`` (on top of ``base``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``value, expression, delta`` (Δ against the unperturbed cells).
+        """
+        try:
+            g = self.gene_names.index(gene)
+        except ValueError:
+            raise ConfigError(f"'{gene}' is not a gene of this model.") from None
+        rows = []
+        for v in values:
+            res = self.apply({**(base or {}), tf: ("set", float(v))}, cells)
+            d = float(self.weight[g] @ res.dz2.mean(0)) if len(res.cells) else 0.0
+            rows.append({"value": float(v), "expression": float(res.baseline[g]) + d,
+                         "delta": d})
+        return pd.DataFrame(rows)
+
+
+def run_data(run: Any, data: str | None = None) -> Any:
+    """The preprocessed AnnData a TF-VAE run was trained on (checked by fingerprint).
+
+    Reads ``data`` (a bundled name or a path; default: the dataset recorded in the run) and
+    preprocesses it as the Data page and ``python -m core train`` do (default settings, then
+    HVGs only), keeping the first whose fingerprint matches the run.
+    """
+    from dataclasses import replace
+
+    from core.data.io import read
+    from core.data.preprocess import PreprocessConfig, preprocess
+    from core.errors import DataError
+    from core.training.workflows import run_matches
+
+    name = data or run.config.get("data", {}).get("name")
+    if not name:
+        raise DataError(f"Run {run.id} records no dataset; pass --data NAME_OR_PATH.")
+    raw = read(name).adata
+    for config in (PreprocessConfig(), replace(PreprocessConfig(), subset_hvg=True)):
+        adata = preprocess(raw, config)
+        if run_matches(run, adata):
+            return adata
+    raise DataError(f"The data '{name}' preprocessed with the default settings is not the data "
+                    f"run {run.id} was trained on (fingerprints differ); pass --data with the "
+                    "exact (preprocessed) .h5ad the run used.")

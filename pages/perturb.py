@@ -1,0 +1,196 @@
+"""Perturb page: knock out or over-express TFs of a trained TF-VAE and see every gene respond."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.analysis.perturb import Perturber
+from core.analysis.tf_decoder import tf_decoder
+from core.plots_perturb import cascade_bar, delta_heatmap, dose_curve, top_genes_bar
+from core.training.runs import load_run
+from core.training.tfvae_recipe import load_network
+from core.training.workflows import model_input
+from ui.downloads import figure_downloads, table_download
+from ui.jobs import run_picker
+from ui.messages import run_safely
+from ui.state import require_dataset
+
+st.title("TF perturbation")
+ds = require_dataset()
+run = run_picker(ds, "tfvae", key="pert_run", label="TF-VAE run")
+if run is None:
+    st.info("No TF-VAE run for this dataset yet: train one on the Network page.")
+    st.stop()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Encoding the cells…")
+def _perturber(run_path: str, token: str, _adata) -> Perturber:
+    return Perturber(tf_decoder(load_run(run_path).load_module()), model_input(_adata))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _edges(run_path: str) -> pd.DataFrame:
+    return load_network(load_run(run_path))
+
+
+p = run_safely(lambda: _perturber(str(run.path), f"{ds.token}:{ds.config!r}", ds.adata),
+               action="loading the model")
+if p is None:
+    st.stop()
+edges = _edges(str(run.path))
+
+st.caption("Each TF unit is in its TF's own units (standardised expression the unit was "
+           "trained to track). A slider sets the unit to that value in the chosen cells; the "
+           "decoder propagates it through two TF→TF steps to every gene.")
+c1, c2 = st.columns([3, 2])
+tfs = c1.multiselect("TFs to perturb (type to search)", p.tf_names, default=p.tf_names[:1],
+                     key="pert_tfs", max_selections=8)
+group_keys = [k for k in ds.label_options if k in ds.adata.obs]
+with c2:
+    scope = st.radio("Cells", ["all", "one group"], horizontal=True, key="pert_scope")
+    group_key = st.selectbox("Group by", group_keys, key="pert_group_key",
+                             index=group_keys.index(ds.label_key) if ds.label_key in group_keys
+                             else 0) if group_keys else None
+    labels = (ds.adata.obs[group_key].astype(str).to_numpy() if group_key
+              else np.full(ds.adata.n_obs, "all"))
+    group = st.selectbox("Group", sorted(set(labels)), key="pert_group",
+                         disabled=scope != "one group")
+cells = np.flatnonzero(labels == group) if scope == "one group" else None
+st.caption("UMAP lasso selection of cells is not available yet: use a group.")
+
+
+def _set(tf: str, preset: str | None) -> None:
+    """Button callback: move the slider to a preset (None = reset: unperturbed)."""
+    if preset is None:
+        st.session_state[f"pert_on_{tf}"] = False
+        st.session_state[f"pert_val_{tf}"] = p.presets(tf)["reset"]
+    else:
+        st.session_state[f"pert_on_{tf}"] = True
+        st.session_state[f"pert_val_{tf}"] = p.presets(tf)[preset]
+
+
+def _touched(tf: str) -> None:
+    st.session_state[f"pert_on_{tf}"] = True
+
+
+def _scenario_table(spec: dict, cells_idx) -> pd.DataFrame:
+    return p.apply(spec, cells_idx).gene_table(edges)
+
+
+@st.fragment
+def explorer() -> None:
+    """Sliders and every result: a slider move reruns only this fragment."""
+    spec: dict[str, tuple[str, float]] = {}
+    for tf in tfs:
+        lo, hi = p.slider_range(tf)
+        lo, hi = float(np.floor(lo * 100) / 100), float(np.ceil(hi * 100) / 100)
+        pre = p.presets(tf)
+        st.session_state.setdefault(f"pert_val_{tf}", pre["reset"])
+        st.session_state.setdefault(f"pert_on_{tf}", False)
+        cols = st.columns([5, 1, 1, 1], vertical_alignment="bottom")
+        on = st.session_state[f"pert_on_{tf}"]
+        value = cols[0].slider(f"{tf}" + ("" if on else " (unperturbed)"), lo, hi,
+                               step=0.01, key=f"pert_val_{tf}", format="%.2f",
+                               on_change=_touched, args=(tf,),
+                               help=f"observed μ: {p.tf_range(tf)[0]:.2f} … "
+                                    f"{p.tf_range(tf)[1]:.2f}")
+        cols[1].button("Knock-out", key=f"pert_ko_{tf}", on_click=_set, args=(tf, "knock-out"))
+        cols[2].button("Over-express", key=f"pert_oe_{tf}", on_click=_set,
+                       args=(tf, "over-express"))
+        cols[3].button("Reset", key=f"pert_reset_{tf}", on_click=_set, args=(tf, None))
+        if on:
+            spec[tf] = ("set", float(value))
+    res = p.apply(spec, cells)
+    table = res.gene_table(edges)
+    st.session_state["pert_last_table"] = table
+    where = f"{group_key} = {group}" if cells is not None else "all cells"
+    desc = ", ".join(f"{t} → {v:.2f}" for t, (_, v) in spec.items()) or "no perturbation"
+    st.markdown(f"**{desc}** on {where} ({len(res.cells):,} cells)")
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        fig = top_genes_bar(table, n=10)
+        st.plotly_chart(fig, width="stretch", key="pert_bar")
+        figure_downloads(fig, "perturb_top_genes", key="dl_pert_bar")
+    with right:
+        st.dataframe(table.head(200), hide_index=True, width="stretch", height=420,
+                     key="pert_table", column_config={
+                         c: st.column_config.NumberColumn(format="%.4f")
+                         for c in ("delta", "baseline", "perturbed")})
+        table_download(table, f"perturb_delta_{run.id}", key="dl_pert_table",
+                       label="Δ all genes (CSV)")
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        if group_key:
+            groups = (res if cells is None else p.apply(spec)).by_group(labels)
+            genes = table["gene"].head(20).tolist()
+            fig = delta_heatmap(groups, genes)
+            st.plotly_chart(fig, width="stretch", key="pert_heatmap")
+            figure_downloads(fig, "perturb_heatmap", key="dl_pert_heatmap")
+            table_download(groups.T.reset_index(names="gene"), f"perturb_groups_{run.id}",
+                           key="dl_pert_groups", label="Δ per group (CSV)")
+    with right:
+        casc = res.cascade()
+        fig = cascade_bar(casc)
+        st.plotly_chart(fig, width="stretch", key="pert_cascade")
+        figure_downloads(fig, "perturb_cascade", key="dl_pert_cascade")
+        table_download(casc, f"perturb_cascade_{run.id}", key="dl_pert_casc",
+                       label="Cascade (CSV)")
+
+    if tfs:
+        st.subheader("Dose–response")
+        c1, c2 = st.columns(2)
+        dose_tf = c1.selectbox("TF", tfs, key="pert_dose_tf")
+        gene = c2.selectbox("Gene", table["gene"].tolist(), key="pert_dose_gene")
+        lo, hi = p.slider_range(dose_tf)
+        others = {t: v for t, v in spec.items() if t != dose_tf}
+        dose = p.dose_response(dose_tf, gene, np.linspace(lo, hi, 25), cells=cells,
+                               base=others)
+        fig = dose_curve(dose, dose_tf, gene, current=spec.get(dose_tf, (None, None))[1])
+        st.plotly_chart(fig, width="stretch", key="pert_dose")
+        figure_downloads(fig, f"dose_{dose_tf}_{gene}", key="dl_pert_dose")
+
+    st.subheader("Scenarios")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    name = c1.text_input("Scenario name", value=desc[:60], key="pert_scn_name")
+    if c2.button("Save scenario", key="pert_scn_save", icon=":material/bookmark_add:"):
+        st.session_state.setdefault("pert_scenarios", {})[name or desc] = {
+            "spec": dict(spec), "cells": None if cells is None else cells.copy(),
+            "where": where, "run": run.id}
+        st.toast(f"Saved scenario '{name or desc}'.")
+
+
+explorer()
+
+
+@st.fragment
+def compare() -> None:
+    """Two saved scenarios side by side."""
+    saved = {k: v for k, v in st.session_state.get("pert_scenarios", {}).items()
+             if v["run"] == run.id}
+    if len(saved) < 2:
+        st.caption("Save two scenarios (e.g. knock-out of A, then of A and B) to compare them.")
+        return
+    names = list(saved)
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Scenario A", names, index=0, key="pert_cmp_a")
+    b = c2.selectbox("Scenario B", names, index=1, key="pert_cmp_b")
+    ta = _scenario_table(saved[a]["spec"], saved[a]["cells"])
+    tb = _scenario_table(saved[b]["spec"], saved[b]["cells"])
+    for col, nm, t, side in ((c1, a, ta, "a"), (c2, b, tb, "b")):
+        with col:
+            st.caption(saved[nm]["where"])
+            st.plotly_chart(top_genes_bar(t, n=8, title=nm, height=360), width="stretch",
+                            key=f"pert_cmp_fig_{side}")
+    both = ta[["gene", "delta"]].merge(tb[["gene", "delta"]], on="gene", suffixes=("_A", "_B"))
+    both["B_minus_A"] = both["delta_B"] - both["delta_A"]
+    both = both.reindex(both["B_minus_A"].abs().sort_values(ascending=False).index)
+    st.dataframe(both.head(100), hide_index=True, width="stretch", height=300,
+                 key="pert_cmp_table")
+    table_download(both, "scenario_comparison", key="dl_pert_cmp", label="Comparison (CSV)")
+
+
+compare()
