@@ -38,7 +38,7 @@ def test_datasets_table(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:5] == ["name", "title", "species", "cells", "genes"]
     assert [ln.split()[0] for ln in lines[1:]] == ["kang_pbmc", "zeisel_cortex",
-                                                   "pbmc68k_reduced"]
+                                                   "pbmc68k_reduced", "synthetic_grn"]
 
 
 def test_inspect_bundled():
@@ -91,7 +91,7 @@ def test_inspect_unknown_name(capsys):
     assert main(["inspect", "no_such_dataset"]) == 2
     err = capsys.readouterr().err
     assert err == ("error: 'no_such_dataset' is neither a bundled dataset (kang_pbmc, "
-                   "zeisel_cortex, pbmc68k_reduced) nor an existing file.\n")
+                   "zeisel_cortex, pbmc68k_reduced, synthetic_grn) nor an existing file.\n")
 
 
 def test_core_does_not_import_streamlit():

@@ -12,10 +12,11 @@ EXPECTED = {
     "kang_pbmc": (1975, 6998, "log-normalized", "cell_type", 7),
     "zeisel_cortex": (3005, 200, "counts", "level1class", 7),
     "pbmc68k_reduced": (700, 765, "log-normalized", "bulk_labels", 10),
+    "synthetic_grn": (2000, 500, "counts", "cell_type", 5),
 }
 
 
-def test_registry_lists_three_datasets():
+def test_registry_lists_the_bundled_datasets():
     assert DEFAULT_DATASET == "kang_pbmc"
     table = list_datasets()
     assert list(table["name"]) == list(EXPECTED)
