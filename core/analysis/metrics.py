@@ -176,7 +176,7 @@ def metrics_table(metrics: dict[str, float], names: Sequence[str] = ("vae", "pca
         for n in names:
             row[n] = metrics.get(f"{metric}_{n}")
             std = metrics.get(f"{metric}_std_{n}")
-            row[f"{n} ± sd"] = std
+            row[f"{n} ± sd"] = float("nan") if std is None else std
         row["Δ"] = (row[names[0]] or 0) - (row[names[1]] or 0) if len(names) > 1 else None
         rows.append(row)
     return pd.DataFrame(rows)

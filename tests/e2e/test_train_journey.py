@@ -30,7 +30,9 @@ def set_number(page, label: str, value: str) -> None:
 def test_train_and_embed(zeisel_server, page, artifacts_dir):
     page.goto(zeisel_server["url"])
     wait_idle(page)
-    page.get_by_test_id("stSidebarNav").get_by_text("Train").click()
+    # Wait for app.py's first run (st.navigation) before using the sidebar navigation.
+    page.get_by_text("zeisel_cortex").first.wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
     page.get_by_role("heading", name="Train").wait_for()
     # The schedule is drawn before training starts.
     page.get_by_text("β per epoch").first.wait_for()
