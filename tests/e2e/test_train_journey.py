@@ -1,4 +1,4 @@
-"""In a real browser: train a β-VAE on zeisel_cortex, watch it finish, open the Embedding page."""
+"""In a real browser: train a β-VAE on kang_pbmc, watch it finish, open the Embedding page."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from conftest import assert_no_exception, save_screenshot, start_server, wait_id
 
 
 @pytest.fixture(scope="module")
-def zeisel_server(tmp_path_factory):
+def kang_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server_train")
-    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "zeisel_cortex"})
+    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "kang_pbmc"})
     yield {"url": url, "runs": tmp / "runs"}
     proc.terminate()
     try:
@@ -27,16 +27,16 @@ def set_number(page, label: str, value: str) -> None:
     wait_idle(page)
 
 
-def test_train_and_embed(zeisel_server, page, artifacts_dir):
-    page.goto(zeisel_server["url"])
+def test_train_and_embed(kang_server, page, artifacts_dir):
+    page.goto(kang_server["url"])
     wait_idle(page)
     # Wait for app.py's first run (st.navigation) before using the sidebar navigation.
-    page.get_by_text("zeisel_cortex").first.wait_for()
+    page.get_by_text("kang_pbmc").first.wait_for()
     page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
     page.get_by_role("heading", name="Train").wait_for()
     # The schedule is drawn before training starts.
     page.get_by_text("β per epoch").first.wait_for()
-    set_number(page, "Epochs", "8")
+    set_number(page, "Epochs", "4")
     set_number(page, "Encoder layers", "128,64")
     assert_no_exception(page)
     save_screenshot(page, artifacts_dir, "train_page_before")
@@ -45,7 +45,7 @@ def test_train_and_embed(zeisel_server, page, artifacts_dir):
     page.get_by_text("finished: run", exact=False).wait_for(timeout=240_000)
     wait_idle(page)
     assert page.get_by_text("Runs on this dataset").count() == 1
-    runs = list(zeisel_server["runs"].iterdir())
+    runs = list(kang_server["runs"].iterdir())
     assert len(runs) == 1 and (runs[0] / "model.pt").is_file()
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2000})
