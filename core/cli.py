@@ -81,3 +81,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+import core.cli_scgen  # noqa: E402,F401  (registers "predict")

@@ -9,5 +9,5 @@ def module_classes() -> dict[str, type[nn.Module]]:
     """All module classes by model name (imported lazily so optional models stay optional)."""
     from core.models.vae import BetaVAE
 
-    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE}
+    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "scgen": BetaVAE}
     return classes
