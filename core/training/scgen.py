@@ -60,9 +60,9 @@ class ScgenResult:
         t = self.train
         return {**self.scores["scgen"],
                 "baselines": {m: s for m, s in self.scores.items() if m != "scgen"},
-                "holdout": self.spec.holdout, "n_train_cells": int(len(self.split.train_idx)),
-                "n_holdout_control": int(len(self.split.holdout_ctrl_idx)),
-                "n_holdout_stimulated": int(len(self.split.holdout_stim_idx)),
+                "holdout": self.spec.holdout, "n_train_cells": len(self.split.train_idx),
+                "n_holdout_control": len(self.split.holdout_ctrl_idx),
+                "n_holdout_stimulated": len(self.split.holdout_stim_idx),
                 "n_epochs_run": t.n_epochs_run, "best_epoch": t.best_epoch,
                 "train_seconds": t.train_seconds, "device": t.device, "stopped": t.stopped,
                 "message": t.message}
