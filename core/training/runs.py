@@ -12,7 +12,6 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +39,19 @@ def new_run_dir(model: str, dataset: str, root: str | Path | None = None) -> Pat
     return path
 
 
-@dataclass
 class Run:
-    """A loaded run folder. Arrays beyond the latent live in ``arrays`` (``<name>.npy``)."""
+    """A run folder. ``history``, ``latent`` and ``arrays`` are read on first use, so listing
+    many runs only parses their small JSON files. Extra arrays are ``<name>.npy`` files and
+    extra tables ``<name>.csv`` files (``tables``)."""
 
-    path: Path
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    history: pd.DataFrame
-    latent: np.ndarray | None
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    def __init__(self, path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.config = config
+        self.metrics = metrics
+        self._cache: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({self.path.name!r}, model={self.model!r})"
 
     @property
     def id(self) -> str:
@@ -60,6 +62,42 @@ class Run:
     def model(self) -> str:
         """Model name, e.g. ``betavae``."""
         return str(self.config.get("model", "?"))
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Loss terms per epoch (``history.csv``)."""
+        if "history" not in self._cache:
+            p = self.path / "history.csv"
+            self._cache["history"] = (pd.read_csv(p) if p.is_file() and p.stat().st_size > 1
+                                      else pd.DataFrame())
+        return self._cache["history"]
+
+    @property
+    def latent(self) -> np.ndarray | None:
+        """Latent means per cell (``latent.npy``), if saved."""
+        if "latent" not in self._cache:
+            p = self.path / "latent.npy"
+            self._cache["latent"] = np.load(p) if p.is_file() else None
+        return self._cache["latent"]
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every other ``<name>.npy`` of the folder by name."""
+        if "arrays" not in self._cache:
+            self._cache["arrays"] = {p.stem: np.load(p, allow_pickle=False)
+                                     for p in sorted(self.path.glob("*.npy"))
+                                     if p.stem != "latent"}
+        return self._cache["arrays"]
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table ``<name>.csv`` saved with the run, if any."""
+        p = self.path / f"{name}.csv"
+        return pd.read_csv(p) if p.is_file() else None
+
+    def save_array(self, name: str, array: np.ndarray) -> None:
+        """Add (or replace) ``<name>.npy`` in the folder, e.g. a UMAP computed later."""
+        np.save(self.path / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        self._cache.pop("arrays", None)
 
     def load_module(self, module_classes: dict[str, type[nn.Module]] | None = None) -> nn.Module:
         """Rebuild the module from ``config['module']`` and load ``model.pt`` (CPU, eval)."""
@@ -119,14 +157,7 @@ def load_run(path: str | Path) -> Run:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     except json.JSONDecodeError as exc:
         raise DataError(f"Run {path.name} has a damaged config or metrics file: {exc}") from exc
-    hist_path = path / "history.csv"
-    history = pd.read_csv(hist_path) if hist_path.is_file() and hist_path.stat().st_size else (
-        pd.DataFrame())
-    latent = np.load(path / "latent.npy") if (path / "latent.npy").is_file() else None
-    arrays = {p.stem: np.load(p, allow_pickle=False) for p in path.glob("*.npy")
-              if p.stem != "latent"}
-    return Run(path=path, config=config, metrics=metrics, history=history, latent=latent,
-               arrays=arrays)
+    return Run(path=path, config=config, metrics=metrics)
 
 
 def list_runs(root: str | Path | None = None, *, model: str | None = None,

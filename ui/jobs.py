@@ -1,0 +1,187 @@
+"""Background jobs in the UI: the server-wide registry, the live progress panel, run pickers.
+
+Pages submit work with :func:`submit` and draw :func:`progress_panel`; the panel is an
+``st.fragment`` that polls the job's thread-safe :class:`~core.training.progress.Progress`
+every second, so only the panel reruns while training. Streamlit is never called from the
+worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.plots import history_curves
+from core.training.jobs import Job, JobRegistry, JobTarget
+from core.training.runs import Run, default_runs_root, list_runs
+from core.training.workflows import data_fingerprint
+from ui.state import LoadedDataset, session_id
+
+SELECTED_RUN_KEY = "selected_run"
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One job registry per server; at most one job trains at a time, others queue."""
+    return JobRegistry(max_running=1)
+
+
+def submit(kind: str, target: JobTarget, *, label: str, phases: list[str] | None = None) -> Job:
+    """Start ``target(progress, cancel)`` in the background as this session's job."""
+    return registry().submit(session_id(), kind, target, label=label, phases=phases)
+
+
+def active_job(kind: str | None = None) -> Job | None:
+    """This session's queued or running job (of one kind), if any."""
+    return registry().active(session_id(), kind)
+
+
+def last_job(kind: str | None = None) -> Job | None:
+    """This session's newest job of ``kind``, whatever its status."""
+    jobs = registry().jobs(session_id(), kind)
+    return jobs[0] if jobs else None
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "estimating…"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _draw_progress(job: Job, curve_terms: Sequence[str]) -> None:
+    snap = job.progress.snapshot()
+    phases = snap["phases"]
+    phase_txt = (f"phase {snap['phase_index'] + 1}/{len(phases)}: **{snap['phase']}**"
+                 if len(phases) > 1 else f"**{snap['phase']}**")
+    if job.status == "queued":
+        st.info("Queued: another training job is using the device; this one starts next.",
+                icon=":material/hourglass_top:")
+    st.progress(min(1.0, snap["fraction"]),
+                text=f"{job.label} · {phase_txt} · epoch {snap['epoch']}/{snap['n_epochs']} · "
+                     f"ETA {_fmt_eta(snap['eta_seconds'])}")
+    terms = snap["terms"]
+    shown = {k: v for k, v in terms.items() if k in ("beta", "train_loss", "train_recon",
+                                                     "train_kl", "val_loss")}
+    if shown:
+        cols = st.columns(len(shown))
+        for col, (k, v) in zip(cols, shown.items()):
+            col.metric(k.replace("_", " "), f"{v:.3g}")
+    if snap["message"]:
+        st.caption(snap["message"])
+    hist = pd.DataFrame(snap["history"])
+    if len(hist) > 1:
+        hist = hist[hist["phase"] == snap["phase"]] if "phase" in hist else hist
+        st.plotly_chart(history_curves(hist, terms=curve_terms, height=260), width="stretch",
+                        key=f"live_curve_{job.id}")
+
+
+def progress_panel(kind: str, *, curve_terms: Sequence[str] = ("train_recon", "train_kl"),
+                   on_finish: Callable[[Job], None] | None = None) -> Job | None:
+    """Show this session's active job of ``kind`` with live progress and a Cancel button.
+
+    Polls once a second inside a fragment; when the job ends it reruns the whole page once
+    (after calling ``on_finish(job)``), so the runs list and results refresh.
+
+    Returns the active job, or ``None`` when nothing is running.
+    """
+    job = active_job(kind)
+    if job is None:
+        return None
+
+    @st.fragment(run_every=1.0)
+    def _panel() -> None:
+        current = registry().get(session_id(), job.id)
+        if current is None:
+            return
+        if not current.active:
+            if on_finish is not None:
+                on_finish(current)
+            st.rerun()
+        _draw_progress(current, curve_terms)
+        if st.button("Cancel", key=f"cancel_{kind}", icon=":material/stop_circle:"):
+            current.cancel()
+            st.toast("Cancelling… the job stops within one epoch.")
+
+    _panel()
+    return job
+
+
+def job_outcome(kind: str) -> None:
+    """Tell the user how this session's last job of ``kind`` ended (once per job)."""
+    job = last_job(kind)
+    if job is None or job.active:
+        return
+    seen = st.session_state.setdefault("_seen_jobs", set())
+    if job.id in seen:
+        return
+    seen.add(job.id)
+    run = job.result if isinstance(job.result, Run) else None
+    if job.status == "failed":
+        st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+    elif job.status == "cancelled":
+        st.warning(f"{job.label} was cancelled." + (" The weights trained so far were saved."
+                                                     if run is not None else ""))
+    elif run is not None:
+        msg = run.metrics.get("message") or ""
+        st.success(f"{job.label} finished: run `{run.id}`. {msg}", icon=":material/check:")
+        st.session_state[SELECTED_RUN_KEY] = run.id
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _fingerprint(token: str, _adata: Any) -> str:
+    return data_fingerprint(_adata)
+
+
+def dataset_fingerprint(ds: LoadedDataset) -> str:
+    """Fingerprint of the session's preprocessed data (cached per load and settings)."""
+    return _fingerprint(f"{ds.token}:{ds.config!r}", ds.adata)
+
+
+def runs_for(ds: LoadedDataset, model: str | Sequence[str] | None = None) -> list[Run]:
+    """Runs under the runs directory trained on exactly this data (newest first)."""
+    fp = dataset_fingerprint(ds)
+    models = [model] if isinstance(model, str) else model
+    return [r for r in list_runs(default_runs_root(), fingerprint=fp)
+            if models is None or r.model in models]
+
+
+def run_picker(ds: LoadedDataset, model: str | Sequence[str] | None, *, key: str,
+               label: str = "Run") -> Run | None:
+    """A selectbox over this dataset's runs; defaults to the last run trained or opened."""
+    runs = runs_for(ds, model)
+    if not runs:
+        return None
+    ids = [r.id for r in runs]
+    wanted = st.session_state.get(SELECTED_RUN_KEY)
+    if key not in st.session_state or st.session_state[key] not in ids:
+        st.session_state[key] = wanted if wanted in ids else ids[0]
+    by_id = {r.id: r for r in runs}
+    chosen = st.selectbox(label, ids, key=key, format_func=lambda i: run_label(by_id[i]))
+    st.session_state[SELECTED_RUN_KEY] = chosen
+    return by_id[chosen]
+
+
+def run_label(run: Run) -> str:
+    """Short description of a run for pickers and tables."""
+    m = run.metrics
+    ari = m.get("ari_kmeans_vae")
+    ari_txt = f" · ARI {ari:.3f}" if isinstance(ari, float) else ""
+    return f"{run.id} · {m.get('n_epochs_run', '?')} ep{ari_txt}"
+
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: id, model, epochs, time, device, ARI/NMI of the latent vs PCA."""
+    rows = []
+    for r in runs:
+        m = r.metrics
+        rows.append({
+            "run": r.id, "model": r.model, "epochs": m.get("n_epochs_run"),
+            "seconds": m.get("train_seconds"), "device": m.get("device"),
+            "ARI (latent)": m.get("ari_kmeans_vae"), "ARI (PCA)": m.get("ari_kmeans_pca"),
+            "NMI (latent)": m.get("nmi_kmeans_vae"), "stopped": m.get("stopped"),
+        })
+    return pd.DataFrame(rows)
