@@ -16,6 +16,7 @@ st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", la
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
+    st.Page("pages/predict.py", title="Predict stimulation", icon=":material/science:"),
 ]
 
 
