@@ -23,8 +23,12 @@ def main() -> None:
     from core.analysis.scgen import ScgenSpec, log_expression
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.training.scgen import (SCGEN_DEFAULTS, SCGEN_TRAIN_DEFAULTS, fit_predict,
-                                     holdout_candidates)
+    from core.training.scgen import (
+        SCGEN_DEFAULTS,
+        SCGEN_TRAIN_DEFAULTS,
+        fit_predict,
+        holdout_candidates,
+    )
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int)

@@ -14,7 +14,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from core.data.io import read
     from core.data.preprocess import preprocess
     from core.errors import ConfigError
-    from core.training.scgen import SCGEN_TRAIN_DEFAULTS, predict_every_type, train_scgen
+    from core.training.scgen import (
+        SCGEN_TRAIN_DEFAULTS,
+        predict_every_type,
+        train_scgen,
+    )
 
     loaded = read(args.data)
     adata = preprocess(loaded.adata)
