@@ -71,9 +71,12 @@ holdout = c[4].selectbox("Held-out cell type", types, key="scgen_holdout",
 spec = ScgenSpec(cond_key, control, stimulated, type_key, holdout)
 
 with st.expander("Model and training settings (scGen's published defaults)"):
-    s = st.columns(6)
+    s = st.columns(7)
     epochs = s[0].number_input("Max epochs", 1, 1000, SCGEN_TRAIN_DEFAULTS.epochs,
                                key="scgen_epochs")
+    hidden_text = s[6].text_input("Hidden layers", ", ".join(map(str, SCGEN_DEFAULTS["hidden"])),
+                                  key="scgen_hidden", help="Encoder widths, comma-separated; "
+                                  "the decoder mirrors them.")
     n_latent = s[1].number_input("Latent size", 2, 512, SCGEN_DEFAULTS["n_latent"],
                                  key="scgen_latent")
     kl_weight = s[2].number_input("KL weight", 0.0, 1.0, SCGEN_DEFAULTS["kl_weight"],
@@ -83,7 +86,14 @@ with st.expander("Model and training settings (scGen's published defaults)"):
     batch = s[4].number_input("Batch size", 2, 4096, SCGEN_TRAIN_DEFAULTS.batch_size,
                               key="scgen_batch")
     seed = s[5].number_input("Seed", 0, 10**6, 0, key="scgen_seed")
-model = {"n_latent": int(n_latent), "kl_weight": float(kl_weight)}
+try:
+    hidden = [int(h) for h in hidden_text.replace(" ", "").split(",") if h]
+except ValueError:
+    hidden = []
+if not hidden or min(hidden) < 1:
+    st.error("Hidden layers must be positive whole numbers separated by commas, e.g. 800, 800.")
+    st.stop()
+model = {"n_latent": int(n_latent), "kl_weight": float(kl_weight), "hidden": hidden}
 train = replace(SCGEN_TRAIN_DEFAULTS, epochs=int(epochs), lr=float(lr), batch_size=int(batch),
                 seed=int(seed))
 
