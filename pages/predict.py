@@ -149,10 +149,13 @@ def _run_label(run: Run) -> str:
 
 ids = [r.id for r in runs]
 by_id = {r.id: r for r in runs}
-if st.session_state.get("scgen_run") not in ids:
-    wanted = st.session_state.get(SELECTED_RUN_KEY)
-    st.session_state["scgen_run"] = wanted if wanted in ids else ids[0]
+wanted = st.session_state.get(SELECTED_RUN_KEY)
+if wanted in ids and wanted != st.session_state.get("_scgen_last_selected"):
+    st.session_state["scgen_run"] = wanted  # a run just finished (or was opened elsewhere)
+elif st.session_state.get("scgen_run") not in ids:
+    st.session_state["scgen_run"] = ids[0]
 run = by_id[st.selectbox("Run", ids, key="scgen_run", format_func=lambda i: _run_label(by_id[i]))]
+st.session_state[SELECTED_RUN_KEY] = st.session_state["_scgen_last_selected"] = run.id
 stem = f"scgen_{run.id}"
 
 if run.config.get("mode") == "every_type":
