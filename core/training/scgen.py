@@ -25,7 +25,9 @@ from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, pr
 from core.training.workflows import data_fingerprint
 
 #: scGen's published settings (Lotfollahi et al. 2019): latent 100, two hidden layers of 800,
-#: dropout 0.2, KL weight 5e-5; BatchNorm in every block.
+#: dropout 0.2, KL weight 5e-5; BatchNorm in every block. (scGen's loss is 0.5·SSE + α·KL and
+#: BetaVAE's is SSE + β·KL, so β = 5e-5 here is half scGen's relative weight: both make the
+#: model nearly an autoencoder; ReLU instead of scGen's LeakyReLU.)
 SCGEN_DEFAULTS: dict[str, Any] = {
     "n_latent": 100,
     "hidden": [800, 800],

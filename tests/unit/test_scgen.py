@@ -191,6 +191,8 @@ def test_cli_predict_writes_metrics_and_rejects_bad_holdout(tmp_path, capsys):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert {"r2_all", "r2_top100", "r2_var", "baselines"} <= set(metrics)
     assert json.loads(capsys.readouterr().out)["holdout"] == "B"
+    assert main([*args, "--every-type", "--out", str(tmp_path / "all")]) == 0
+    assert json.loads(capsys.readouterr().out)["types"] == ["A", "B", "C"]
     assert main([*args, "--holdout", "Z", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "A, B, C" in err
