@@ -89,7 +89,8 @@ def group_umap(embedding: np.ndarray, groups: np.ndarray, *, title: str) -> go.F
 def scores_by_type(per_type: pd.DataFrame, *, metric: str = "r2_top100") -> go.Figure:
     """Grouped bars: one group per held-out type, one bar per method (scGen and baselines)."""
     fig = go.Figure()
-    colors = {"scgen": "#54A24B", "control_unchanged": "#9AA5B1", "mean_shift": "#F58518",
+    colors = {"scgen": "#54A24B", "scgen_residual": "#72B7B2", "control_unchanged": "#9AA5B1",
+              "mean_shift": "#F58518",
               "pca_delta": "#4C78A8"}
     for method, part in per_type.groupby("method", sort=False):
         fig.add_trace(go.Bar(x=part["holdout"], y=part[metric],

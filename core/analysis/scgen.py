@@ -24,8 +24,11 @@ import scipy.sparse as sp
 from core.errors import ConfigError, DataError
 
 N_TOP_DEGS = 100
-METHODS = ("scgen", "control_unchanged", "mean_shift", "pca_delta")
-METHOD_TITLES = {"scgen": "scGen (latent δ)", "control_unchanged": "control unchanged",
+METHODS = ("scgen", "scgen_residual", "control_unchanged", "mean_shift", "pca_delta")
+BASELINES = ("control_unchanged", "mean_shift", "pca_delta")
+METHOD_TITLES = {"scgen": "scGen (latent δ)",
+                 "scgen_residual": "control + decoded change",
+                 "control_unchanged": "control unchanged",
                  "mean_shift": "gene-space mean shift", "pca_delta": "δ in PCA space"}
 
 

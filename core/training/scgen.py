@@ -56,14 +56,17 @@ class ScgenResult:
     train: TrainResult
     module: torch.nn.Module
     settings: dict[str, Any]
-    baselines: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Predictions of the variant and the baselines, by method name.
+    others: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, Any]:
         """``r2_all``, ``r2_top100``, ``r2_var``… of scGen plus ``baselines`` and training facts."""
         t = self.train
         return {**self.scores["scgen"],
-                "baselines": {m: s for m, s in self.scores.items() if m != "scgen"},
+                "baselines": {m: s for m, s in self.scores.items() if m in sg.BASELINES},
+                "variants": {m: s for m, s in self.scores.items()
+                             if m not in sg.BASELINES and m != "scgen"},
                 "holdout": self.spec.holdout, "n_train_cells": len(self.split.train_idx),
                 "n_holdout_control": len(self.split.holdout_ctrl_idx),
                 "n_holdout_stimulated": len(self.split.holdout_stim_idx),
@@ -120,12 +123,16 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
     ctrl_rows, stim_rows = sg.balanced_condition_sets(obs, spec, split.train_idx, seed=train.seed)
     delta = sg.mean_delta(latent, ctrl_rows, stim_rows).astype(np.float32)
     shifted = latent[split.holdout_ctrl_idx] + delta
-    decoded = predict(module, {"z": shifted}, lambda m, b: m.decode(b["z"]),
-                      device=result.device)
+    decoded, decoded_ctrl = (
+        predict(module, {"z": z}, lambda m, b: m.decode(b["z"]), device=result.device)
+        for z in (shifted, latent[split.holdout_ctrl_idx]))
     predicted = np.maximum(decoded, 0).astype(np.float32)
 
     ctrl_x, real_x = x[split.holdout_ctrl_idx], x[split.holdout_stim_idx]
-    baselines = {
+    others = {
+        # Variant: keep each control cell and add only the decoder's change, so the decoder's
+        # reconstruction error cancels out: x_ctrl + decode(z + δ) − decode(z).
+        "scgen_residual": np.maximum(ctrl_x + decoded - decoded_ctrl, 0).astype(np.float32),
         "control_unchanged": sg.control_unchanged(ctrl_x),
         "mean_shift": sg.mean_shift(ctrl_x, x, obs, spec, split.train_idx),
         "pca_delta": sg.pca_delta(ctrl_x, x, split.train_idx, ctrl_rows, stim_rows,
@@ -134,12 +141,12 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
     degs = sg.rank_degs(ctrl_x, real_x, adata.var_names)
     top = sg.top_deg_indices(degs)
     scores = {"scgen": sg.score(predicted, real_x, top)}
-    scores.update({m: sg.score(p, real_x, top) for m, p in baselines.items()})
+    scores.update({m: sg.score(p, real_x, top) for m, p in others.items()})
     genes = sg.gene_table(adata.var_names, control=ctrl_x, real=real_x, predicted=predicted,
                           degs=degs)
     return ScgenResult(spec=spec, split=split, predicted=predicted, delta=delta, latent=latent,
                        scores=scores, genes=genes, train=result, module=module,
-                       settings=settings, baselines=baselines)
+                       settings=settings, others=others)
 
 
 def _config(adata: Any, res_settings: dict[str, Any], module_kwargs: dict[str, Any] | None,
