@@ -20,7 +20,7 @@ import torch
 
 
 def main() -> None:
-    from core.analysis.scgen import ScgenSpec, log_expression
+    from core.analysis.scgen import METHODS, ScgenSpec, log_expression
     from core.data.io import read
     from core.data.preprocess import preprocess
     from core.training.scgen import (
@@ -56,7 +56,7 @@ def main() -> None:
         per_type[t]["epochs"] = res.train.n_epochs_run
         per_type[t]["seconds"] = round(res.train.train_seconds, 1)
         print(json.dumps({"type": t, **per_type[t]}), flush=True)
-    methods = ("scgen", "control_unchanged", "mean_shift", "pca_delta")
+    methods = METHODS
     mean_top = {m: round(float(np.mean([per_type[t][m]["r2_top100"] for t in types])), 4)
                 for m in methods}
     mean_all = {m: round(float(np.mean([per_type[t][m]["r2_all"] for t in types])), 4)
@@ -73,6 +73,7 @@ def main() -> None:
                               for t in types},
         "mean_r2_top100": mean_top, "mean_r2_all": mean_all,
         "scgen_beats_mean_shift_top100": mean_top["scgen"] > mean_top["mean_shift"],
+        "cd4t_residual_variant": per_type.get("CD4T", {}).get("scgen_residual"),
         "total_seconds": round(time.perf_counter() - t0, 1),
         "torch_threads": args.threads,
     }

@@ -193,6 +193,11 @@ shown = scores.drop(columns=["method"]).rename(columns={
     "r2_var": "R² variances", "r2_var_top100": "R² variances (top-100)"})
 st.dataframe(shown.style.format("{:.3f}", subset=shown.columns[1:]), hide_index=True,
              width="stretch", key="scgen_scores_table")
+st.caption("R² = squared Pearson correlation of per-gene means (or variances), predicted vs real "
+           "stimulated cells, as in scGen. *Control + decoded change* keeps each control cell and "
+           "adds decode(z + δ) − decode(z), so the decoder's reconstruction error cancels out. "
+           "Baselines: control unchanged; control + the mean gene-space shift of the other cell "
+           "types; the same δ arithmetic in PCA space.")
 table_download(scores, f"{stem}_scores", key="dl_scgen_scores")
 
 left, right = st.columns(2)
