@@ -70,7 +70,7 @@ holdout = c[4].selectbox("Held-out cell type", types, key="scgen_holdout",
                          index=_index(types, defaults["holdout"]))
 spec = ScgenSpec(cond_key, control, stimulated, type_key, holdout)
 
-with st.expander("Model and training settings (scGen's published defaults)"):
+with st.expander("Model and training settings"):
     s = st.columns(7)
     epochs = s[0].number_input("Max epochs", 1, 1000, SCGEN_TRAIN_DEFAULTS.epochs,
                                key="scgen_epochs")
@@ -128,7 +128,7 @@ runs = [r for r in runs_for(ds, KIND) if r.config.get("mode") in ("single", "eve
 if not runs:
     if not running:
         st.info("No scGen run on this data yet: choose the columns and the held-out type, then "
-                "**Train and predict** (about a minute per 10 epochs on two CPU cores).")
+                "**Train and predict** (a few minutes on two CPU cores, seconds on a GPU).")
     st.stop()
 
 
