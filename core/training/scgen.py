@@ -111,6 +111,7 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
     x = sg.log_expression(adata) if x is None else x
     obs = adata.obs
     split = sg.split_cells(obs, spec)
+    torch.manual_seed(train.seed)  # the initial weights too, so a seed reproduces a run
     module = BetaVAE(x.shape[1], int(settings["n_latent"]), settings["hidden"],
                      batch_norm=bool(settings["batch_norm"]), dropout=float(settings["dropout"]))
     # Only the training rows go to the trainer: the held-out stimulated cells never reach it.
