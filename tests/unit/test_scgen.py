@@ -196,3 +196,10 @@ def test_cli_predict_writes_metrics_and_rejects_bad_holdout(tmp_path, capsys):
     assert main([*args, "--holdout", "Z", "--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "A, B, C" in err
+
+
+def test_same_seed_reproduces_the_prediction():
+    ad = toy_adata(n_per=12)
+    a = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
+    b = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
+    assert np.array_equal(a.predicted, b.predicted)
