@@ -202,4 +202,5 @@ def test_same_seed_reproduces_the_prediction():
     ad = toy_adata(n_per=12)
     a = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
     b = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
-    assert np.array_equal(a.predicted, b.predicted)
+    # Equal up to float summation noise (different initial weights would differ by ~0.1-1).
+    assert np.allclose(a.predicted, b.predicted, atol=0.01)
