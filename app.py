@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.device import describe_device
+from ui.jobs import active_job
 from ui.messages import run_safely
 from ui.state import ensure_default_dataset, get_dataset
 
@@ -16,6 +17,9 @@ st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", la
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
+    st.Page("pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("pages/predict.py", title="Predict stimulation", icon=":material/science:"),
 ]
 
@@ -37,5 +41,10 @@ with st.sidebar:
         st.markdown(f"**Dataset:** `{ds.name}`  \n{ds.adata.n_obs:,} cells × "
                     f"{ds.adata.n_vars:,} genes  \nLabels: `{ds.label_key or '—'}`")
     st.markdown(f"**Device:** {_device_label()}")
+    job = active_job()
+    if job is not None:
+        snap = job.progress.snapshot()
+        st.caption(f"Training: {job.label} · {snap['phase']} · epoch {snap['epoch']}/"
+                   f"{snap['n_epochs']}")
 
 page.run()

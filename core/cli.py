@@ -81,4 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _register_builtin_commands() -> None:
+    from core import cli_train
+
+    EXTRA_COMMANDS.insert(0, cli_train.register)
+
+
+_register_builtin_commands()
 import core.cli_scgen  # noqa: E402,F401  (registers "predict")
+import core.cli_tfvae  # noqa: E402,F401  (network command, train --model tfvae)

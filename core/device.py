@@ -42,7 +42,9 @@ def pick_device(preference: str | torch.device | None = "auto") -> torch.device:
         return torch.device(pref)
     if pref == "mps":
         if not _mps_available():
-            raise ConfigError("Apple MPS was requested but is not available; choose 'auto' or 'cpu'.")
+            raise ConfigError(
+                "Apple MPS was requested but is not available; choose 'auto' or 'cpu'."
+            )
         return torch.device("mps")
     if pref == "cpu":
         return torch.device("cpu")
@@ -50,7 +52,7 @@ def pick_device(preference: str | torch.device | None = "auto") -> torch.device:
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
-    """Human-readable name of a device, e.g. ``"CUDA GPU: NVIDIA H200"`` or ``"CPU (2 threads)"``."""
+    """Human-readable device name, e.g. ``"CUDA GPU: NVIDIA H200"`` or ``"CPU (2 threads)"``."""
     device = pick_device(device)
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()

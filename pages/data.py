@@ -9,11 +9,71 @@ from core.data.preprocess import PreprocessConfig, qc_metrics, summarize
 from core.data.registry import DATASETS, list_datasets
 from core.plots import category_bar, qc_histograms
 from ui.downloads import figure_downloads, h5ad_download
-from ui.messages import run_safely
-from ui.state import build_dataset, get_dataset, load_bundled_dataset, set_dataset
+from ui.messages import run_safely, set_feedback, show_feedback
+from ui.state import (
+    LoadedDataset,
+    build_dataset,
+    get_dataset,
+    load_bundled_dataset,
+    set_dataset,
+)
 
 UPLOAD_TYPES = ["h5ad", "h5", "zip", "csv", "tsv", "txt", "gz"]
 AUTO_ON_OFF = {"Auto": None, "On": True, "Off": False}
+LOAD_FEEDBACK, PP_FEEDBACK = "data_load", "data_preprocess"
+
+
+# Callbacks run before the script, so the sidebar and the metrics below show the new dataset.
+def _load_bundled() -> None:
+    name = st.session_state["bundled_name"]
+    loaded = run_safely(lambda: load_bundled_dataset(name), action=f"loading {name}",
+                        feedback_key=LOAD_FEEDBACK)
+    if loaded is not None:
+        set_dataset(loaded)
+        st.toast(f"Loaded {name}", icon=":material/check:")
+
+
+def _load_upload() -> None:
+    upload = st.session_state.get("upload_file")
+    if upload is None:
+        return
+    transpose = bool(st.session_state.get("upload_transpose"))
+
+    def load() -> LoadedDataset:
+        result = read_bytes(upload.getvalue(), upload.name, transpose=transpose)
+        return build_dataset(result, token=f"upload:{upload.file_id}:{transpose}")
+
+    loaded = run_safely(load, action=f"reading {upload.name}", feedback_key=LOAD_FEEDBACK)
+    if loaded is not None:
+        set_dataset(loaded)
+        st.toast(f"Loaded {upload.name}", icon=":material/check:")
+
+
+def _apply_preprocessing() -> None:
+    ds, state = get_dataset(), st.session_state
+    if ds is None:
+        return
+    config = PreprocessConfig(
+        normalize=AUTO_ON_OFF[state["pp_normalize"]], target_sum=float(state["pp_target_sum"]),
+        log1p=AUTO_ON_OFF[state["pp_log1p"]], n_top_genes=int(state["pp_n_top"]) or None,
+        hvg_flavor=state["pp_flavor"], subset_hvg=bool(state["pp_subset"]),
+        scale=AUTO_ON_OFF[state["pp_scale"]], clip=float(state["pp_clip"]) or None,
+        min_cells=int(state["pp_min_cells"]),
+    )
+    result = LoadResult(adata=ds.raw, name=ds.name, notices=ds.notices)
+    rebuilt = run_safely(lambda: build_dataset(result, token=ds.token, config=config,
+                                               label_key=ds.label_key),
+                         action="preprocessing", feedback_key=PP_FEEDBACK)
+    if rebuilt is not None:
+        set_dataset(rebuilt)
+        set_feedback(PP_FEEDBACK, "success", "Preprocessing applied.")
+
+
+def _set_label_key() -> None:
+    ds = get_dataset()
+    if ds is not None:
+        ds.label_key = st.session_state["label_key"]
+
 
 st.title("Data")
 
@@ -22,30 +82,24 @@ source = st.radio("Source", ["Bundled dataset", "Upload a file"], horizontal=Tru
                   key="data_source", label_visibility="collapsed")
 if source == "Bundled dataset":
     table = list_datasets()
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_order=["name", "title", "species", "cells", "genes", "x", "label_key"],
+                 column_config={"title": st.column_config.TextColumn(width="large"),
+                                "x": st.column_config.TextColumn("X holds"),
+                                "label_key": st.column_config.TextColumn("labels")})
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    name = c1.selectbox("Bundled dataset", list(DATASETS), key="bundled_name")
-    if c2.button("Load dataset", key="load_bundled", type="primary", width="stretch"):
-        loaded = run_safely(lambda: load_bundled_dataset(name), action=f"loading {name}")
-        if loaded is not None:
-            set_dataset(loaded)
-            st.toast(f"Loaded {name}", icon=":material/check:")
+    c1.selectbox("Bundled dataset", list(DATASETS), key="bundled_name")
+    c2.button("Load dataset", key="load_bundled", type="primary", width="stretch",
+              on_click=_load_bundled)
 else:
     st.caption("An .h5ad; a 10x .h5; a .zip of a 10x folder (matrix.mtx(.gz), features.tsv(.gz) "
                "or genes.tsv, barcodes.tsv(.gz)); or a CSV/TSV(.gz) with cells as rows and genes "
                "as columns. Up to 2 GB.")
     upload = st.file_uploader("Expression file", type=UPLOAD_TYPES, key="upload_file")
-    transpose = st.checkbox("The table has genes as rows and cells as columns",
-                            key="upload_transpose")
-    if st.button("Load file", key="load_upload", type="primary", disabled=upload is None):
-        def _load() -> object:
-            result = read_bytes(upload.getvalue(), upload.name, transpose=transpose)
-            return build_dataset(result, token=f"upload:{upload.file_id}:{transpose}")
-
-        loaded = run_safely(_load, action=f"reading {upload.name}")
-        if loaded is not None:
-            set_dataset(loaded)
-            st.toast(f"Loaded {upload.name}", icon=":material/check:")
+    st.checkbox("The table has genes as rows and cells as columns", key="upload_transpose")
+    st.button("Load file", key="load_upload", type="primary", disabled=upload is None,
+              on_click=_load_upload)
+show_feedback(LOAD_FEEDBACK)
 
 ds = get_dataset()
 if ds is None:
@@ -57,10 +111,13 @@ st.header(f"`{ds.name}`", divider="gray")
 summary = summarize(ds.raw)
 kind_text = {"counts": "raw counts", "log-normalized": "log-normalised values",
              "normalized": "normalised (not logged) values", "scaled": "scaled values"}
-m = st.columns(4)
+# Short values: a metric truncates what does not fit its column.
+kind_short = {"counts": "raw counts", "log-normalized": "log-normalised",
+              "normalized": "normalised", "scaled": "scaled"}
+m = st.columns([2, 2, 3, 3])
 m[0].metric("Cells", f"{ds.raw.n_obs:,}")
 m[1].metric("Genes", f"{ds.raw.n_vars:,}")
-m[2].metric("X holds", kind_text[summary["x_kind"]])
+m[2].metric("X holds", kind_short[summary["x_kind"]], help=kind_text[summary["x_kind"]])
 m[3].metric("Genes after preprocessing", f"{ds.adata.n_vars:,}")
 for notice in ds.notices:
     st.info(notice, icon=":material/info:")
@@ -70,15 +127,15 @@ with left:
     st.subheader("Cell annotations")
     obs_rows = [{"column": k, "type": v["type"], "categories": v["n_categories"]}
                 for k, v in summary["obs_columns"].items()]
-    st.dataframe(obs_rows, hide_index=True, width="stretch", height=260)
+    st.dataframe(obs_rows, hide_index=True, width="stretch")
     options = ds.label_options
     if options:
         index = options.index(ds.label_key) if ds.label_key in options else 0
         label = st.selectbox("Label column used for scoring (ARI/NMI)", options, index=index,
-                             key="label_key",
+                             key="label_key", on_change=_set_label_key,
                              help="Known cell labels that clustering of the latent is scored "
                                   "against on the Embedding page.")
-        ds.label_key = label
+        ds.label_key = label  # also when the options changed with a newly loaded dataset
     else:
         st.warning("No categorical column with 2–200 values: clustering scores need known "
                    "labels, so ARI/NMI will not be shown.")
@@ -106,35 +163,21 @@ st.caption(
 cfg = ds.config
 with st.form("pp_form"):
     c = st.columns(3)
-    normalize = c[0].selectbox("Normalise total", list(AUTO_ON_OFF), key="pp_normalize")
-    target_sum = c[0].number_input("Target sum", min_value=1.0, value=float(cfg.target_sum),
-                                   step=1000.0, format="%g", key="pp_target_sum")
-    log1p = c[0].selectbox("log1p", list(AUTO_ON_OFF), key="pp_log1p")
-    n_top = c[1].number_input("Highly variable genes (0 = none)", min_value=0,
-                              value=int(cfg.n_top_genes or 0), step=500, key="pp_n_top")
-    flavor = c[1].selectbox("HVG flavor", ["seurat", "cell_ranger"], key="pp_flavor")
-    subset = c[1].checkbox("Keep only highly variable genes", value=cfg.subset_hvg,
-                           key="pp_subset")
-    scale = c[2].selectbox("Scale to unit variance", list(AUTO_ON_OFF), key="pp_scale")
-    clip = c[2].number_input("Clip scaled values at ± (0 = no clip)", min_value=0.0,
-                             value=float(cfg.clip or 0), step=1.0, key="pp_clip")
-    min_cells = c[2].number_input("Drop genes seen in fewer cells than", min_value=0,
-                                  value=int(cfg.min_cells), key="pp_min_cells")
-    submitted = st.form_submit_button("Apply preprocessing", type="primary")
-if submitted:
-    new_cfg = PreprocessConfig(
-        normalize=AUTO_ON_OFF[normalize], target_sum=target_sum, log1p=AUTO_ON_OFF[log1p],
-        n_top_genes=int(n_top) or None, hvg_flavor=flavor, subset_hvg=subset,
-        scale=AUTO_ON_OFF[scale], clip=clip or None, min_cells=int(min_cells),
-    )
-    result = LoadResult(adata=ds.raw, name=ds.name, notices=ds.notices)
-    rebuilt = run_safely(lambda: build_dataset(result, token=ds.token, config=new_cfg,
-                                               label_key=ds.label_key),
-                         action="preprocessing")
-    if rebuilt is not None:
-        set_dataset(rebuilt)
-        ds = rebuilt
-        st.success("Preprocessing applied.", icon=":material/check:")
+    c[0].selectbox("Normalise total", list(AUTO_ON_OFF), key="pp_normalize")
+    c[0].number_input("Target sum", min_value=1.0, value=float(cfg.target_sum), step=1000.0,
+                      format="%g", key="pp_target_sum")
+    c[0].selectbox("log1p", list(AUTO_ON_OFF), key="pp_log1p")
+    c[1].number_input("Highly variable genes (0 = none)", min_value=0,
+                      value=int(cfg.n_top_genes or 0), step=500, key="pp_n_top")
+    c[1].selectbox("HVG flavor", ["seurat", "cell_ranger"], key="pp_flavor")
+    c[1].checkbox("Keep only highly variable genes", value=cfg.subset_hvg, key="pp_subset")
+    c[2].selectbox("Scale to unit variance", list(AUTO_ON_OFF), key="pp_scale")
+    c[2].number_input("Clip scaled values at ± (0 = no clip)", min_value=0.0,
+                      value=float(cfg.clip or 0), step=1.0, key="pp_clip")
+    c[2].number_input("Drop genes seen in fewer cells than", min_value=0,
+                      value=int(cfg.min_cells), key="pp_min_cells")
+    st.form_submit_button("Apply preprocessing", type="primary", on_click=_apply_preprocessing)
+show_feedback(PP_FEEDBACK)
 
 applied = ds.adata.uns.get("preprocess", {})
 hvg = int(ds.adata.var["highly_variable"].sum()) if "highly_variable" in ds.adata.var else 0

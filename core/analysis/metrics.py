@@ -21,8 +21,15 @@ def _codes(labels: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def kmeans_labels(embedding: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """KMeans cluster labels (k clusters, 10 restarts, seeded)."""
-    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embedding)
+    """KMeans cluster labels (k clusters, 10 restarts, seeded).
+
+    Runs single-threaded: on a few thousand cells OpenMP threads only add overhead, and on a
+    busy server (training in the background) they spin and slow KMeans down a hundredfold.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embedding)
 
 
 def knn_graph(embedding: np.ndarray, n_neighbors: int = 15):
@@ -157,7 +164,7 @@ def compare_embeddings(embeddings: dict[str, np.ndarray], labels: Sequence[Any],
 
 
 def metrics_table(metrics: dict[str, float], names: Sequence[str] = ("vae", "pca"),
-                  ) -> "pd.DataFrame":  # noqa: F821
+                  ) -> pd.DataFrame:  # noqa: F821
     """Rows = metric, columns = embeddings plus ``Δ (first − second)``."""
     import pandas as pd
 

@@ -78,9 +78,10 @@ def read(source: str | Path, *, transpose: bool = False) -> LoadResult:
 
 def check_upload_size(n_bytes: int) -> None:
     """Raise if an upload is larger than :data:`MAX_UPLOAD_MB`."""
+    # Same unit as Streamlit's server.maxUploadSize (MB of 1024 × 1024 bytes).
     if n_bytes > MAX_UPLOAD_MB * 1024 * 1024:
         raise DataError(
-            f"The file is {n_bytes / 1024**3:.2f} GB, over the {MAX_UPLOAD_MB / 1000:g} GB upload "
+            f"The file is {n_bytes / 1024**2:,.0f} MB, over the {MAX_UPLOAD_MB:,} MB upload "
             "limit. Subset it (e.g. to highly variable genes) or use the CLI with a path."
         )
 
@@ -100,7 +101,8 @@ def read_bytes(data: bytes, filename: str, *, transpose: bool = False) -> LoadRe
     return result
 
 
-def read_path(path: Path, *, transpose: bool = False, display_name: str | None = None) -> LoadResult:
+def read_path(path: Path, *, transpose: bool = False,
+              display_name: str | None = None) -> LoadResult:
     """Read a file, picking the reader from its extension, and validate it."""
     name = display_name or path.name
     suffix = _suffix(name)
@@ -146,8 +148,7 @@ def _read_10x_h5(path: Path, name: str) -> AnnData:
             f"{str(exc)[:120]}). Upload the filtered_feature_bc_matrix.h5 written by Cell Ranger, "
             "or an .h5ad."
         ) from exc
-    adata.var_names_make_unique()
-    return adata
+    return adata  # duplicated symbols are made unique, with a notice, by validate()
 
 
 def _find_member(names: list[str], stems: tuple[str, ...]) -> str | None:
@@ -222,6 +223,11 @@ def _read_table(path: Path, name: str, *, transpose: bool) -> AnnData:
             f"Could not parse '{name}' as a {'comma' if sep == ',' else 'tab'}-separated table "
             f"({type(exc).__name__}: {str(exc)[:120]})."
         ) from exc
+    # pandas renames repeated column names (ACTB, ACTB.1); restore them so that validate()
+    # makes them unique the same way as for other formats, and tells the user.
+    header = _table_header(path, sep)
+    if len(header) == df.shape[1] + 1 and len(set(header[1:])) < len(header) - 1:
+        df.columns = pd.Index(header[1:])
     if transpose:
         df = df.T
     if df.shape[1] == 0 and df.shape[0] > 0:
@@ -242,3 +248,16 @@ def _read_table(path: Path, name: str, *, transpose: bool) -> AnnData:
     obs = pd.DataFrame(index=df.index.astype(str))
     var = pd.DataFrame(index=df.columns.astype(str))
     return anndata.AnnData(X=sp.csr_matrix(matrix), obs=obs, var=var)
+
+
+def _table_header(path: Path, sep: str) -> list[str]:
+    """The first line of a (possibly gzipped) table, split as the csv module would."""
+    import csv
+    import io
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", newline="", errors="replace") as fh:
+            return next(csv.reader(io.StringIO(fh.readline()), delimiter=sep), [])
+    except (OSError, EOFError):
+        return []

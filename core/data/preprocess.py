@@ -48,7 +48,7 @@ class PreprocessConfig:
     clip
         Clip scaled values at ± this value (``None``: no clipping).
     min_cells
-        Drop genes detected in fewer cells than this.
+        Drop genes detected in fewer cells than this (0 keeps every gene).
     """
 
     normalize: bool | None = None
@@ -110,7 +110,9 @@ def preprocess(adata: AnnData, config: PreprocessConfig | None = None) -> AnnDat
     out.X = out.X.astype(np.float32) if out.X.dtype != np.float32 else out.X
     if x_kind == "counts":
         out.layers["counts"] = out.X.copy()
-    if cfg.min_cells > 1 or x_kind != "scaled":
+    # min_cells = 0 keeps every gene; on scaled data "detected" means little, so the default 1
+    # (drop never-detected genes) only applies to non-negative data.
+    if cfg.min_cells > 1 or (cfg.min_cells == 1 and x_kind != "scaled"):
         keep = _detected_in(out.X, cfg.min_cells)
         if keep.sum() == 0:
             raise DataError(f"No gene is detected in at least {cfg.min_cells} cells.")
@@ -147,7 +149,7 @@ def _detected_in(X, min_cells: int) -> np.ndarray:
         n = np.diff(sp.csc_matrix(X).indptr)
     else:
         n = np.count_nonzero(X, axis=0)
-    return np.asarray(n).ravel() >= max(min_cells, 1)
+    return np.asarray(n).ravel() >= min_cells
 
 
 def qc_metrics(adata: AnnData) -> pd.DataFrame:

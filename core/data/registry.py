@@ -127,6 +127,27 @@ register(
 )
 
 
+def _load_synthetic_grn() -> AnnData:
+    from core.data.simulate import load_synthetic_grn
+
+    return load_synthetic_grn()
+
+
+register(
+    DatasetInfo(
+        name="synthetic_grn",
+        title="Simulated from a known random TF network (40 TFs, 500 genes; ground truth in uns)",
+        species="synthetic",
+        x_kind="counts",
+        label_key="cell_type",
+        n_obs=2000,
+        n_vars=500,
+        loader=_load_synthetic_grn,
+        citation="core.data.simulate.synthetic_grn(seed=0)",
+    )
+)
+
+
 def get_info(name: str) -> DatasetInfo:
     """Return the registry entry for ``name`` or raise a DataError listing the known names."""
     try:

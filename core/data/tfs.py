@@ -66,7 +66,8 @@ def load_prior(name_or_path: str | Path, *, confidence: str = "ABC") -> pd.DataF
     Returns
     -------
     pandas.DataFrame
-        Columns ``source, target, sign, confidence``; duplicate edges dropped.
+        Columns ``source, target, sign, confidence``; one row per edge (a pair listed with
+        conflicting signs gets sign 0).
     """
     key = str(name_or_path)
     if key in PRIORS:
@@ -78,6 +79,20 @@ def load_prior(name_or_path: str | Path, *, confidence: str = "ABC") -> pd.DataF
         df = _read_user_prior(Path(name_or_path))
     levels = set(confidence.upper())
     df = df[df["confidence"].isin(levels) | (df["confidence"] == "-")]
+    return _merge_duplicate_edges(df)
+
+
+def _merge_duplicate_edges(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (source, target), in first-seen order. TRRUST lists some pairs once per mode
+    of regulation (e.g. Activation and Repression): the sign is kept where the non-zero signs
+    listed for a pair agree, else it becomes 0 (unknown)."""
+    dup = df.duplicated(["source", "target"], keep=False)
+    if dup.any():
+        nonzero = df["sign"].where(df["sign"] != 0)
+        groups = nonzero.groupby([df["source"], df["target"]])
+        low, high = groups.transform("min"), groups.transform("max")
+        merged = low.where(low == high).fillna(0).astype(int)
+        df = df.assign(sign=df["sign"].where(~dup, merged))
     return df.drop_duplicates(["source", "target"]).reset_index(drop=True)
 
 

@@ -131,8 +131,9 @@ def require_counts(X, *, what: str = "X") -> None:
             "Gaussian likelihood, which reads processed data."
         )
     if values.size and not np.all(np.equal(np.mod(values, 1.0), 0.0)):
+        example = values[np.mod(values, 1.0) != 0][0]
         raise DataError(
-            f"{what} has non-integer values (e.g. {values[np.mod(values, 1.0) != 0][0]:.3g}), so it "
+            f"{what} has non-integer values (e.g. {example:.3g}), so it "
             "does not hold counts. Use the raw UMI counts (layers['counts']), or choose the "
             "Gaussian likelihood, which reads processed data."
         )

@@ -7,7 +7,9 @@ from torch import nn
 
 def module_classes() -> dict[str, type[nn.Module]]:
     """All module classes by model name (imported lazily so optional models stay optional)."""
+    from core.models.tfvae import TFVAE
     from core.models.vae import BetaVAE
 
-    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "scgen": BetaVAE}
+    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "tfvae": TFVAE,
+                                           "scgen": BetaVAE}
     return classes

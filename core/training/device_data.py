@@ -40,21 +40,27 @@ class CSRRows:
         self.indices = torch.as_tensor(csr.indices.astype(np.int64), device=device)
         self.data = torch.as_tensor(csr.data.astype(np.float32), device=device)
         self.device = device
+        max_nnz = int(np.diff(csr.indptr).max()) if self.n else 0
+        self._offsets = torch.arange(max(max_nnz, 1), device=device)
+        if csr.nnz == 0:  # keep gathers in bounds for an all-zero matrix
+            self.indices = torch.zeros(1, dtype=torch.long, device=device)
+            self.data = torch.zeros(1, device=device)
 
     def rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """Dense rows ``idx``, built on the device."""
+        """Dense rows ``idx``, built on the device without a host sync.
+
+        Each row's entries are gathered into a (batch, max_row_nnz) block; positions past a
+        row's end add zero via ``scatter_add_``, so no data-dependent sizes reach the host.
+        """
         starts = self.indptr[idx]
         lengths = self.indptr[idx + 1] - starts
+        pos = starts[:, None] + self._offsets[None, :]
+        valid = self._offsets[None, :] < lengths[:, None]
+        pos = torch.where(valid, pos, torch.zeros_like(pos))
+        cols = self.indices[pos]
+        vals = torch.where(valid, self.data[pos], torch.zeros((), device=self.device))
         out = torch.zeros(idx.shape[0], self.n_cols, device=self.device)
-        total = int(lengths.sum())
-        if total == 0:
-            return out
-        row_ids = torch.repeat_interleave(torch.arange(idx.shape[0], device=self.device), lengths)
-        first = torch.cumsum(lengths, 0) - lengths
-        offsets = torch.arange(total, device=self.device) - torch.repeat_interleave(first, lengths)
-        pos = torch.repeat_interleave(starts, lengths) + offsets
-        out[row_ids, self.indices[pos]] = self.data[pos]
-        return out
+        return out.scatter_add_(1, cols, vals)
 
 
 Rows = DenseRows | CSRRows

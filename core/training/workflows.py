@@ -15,7 +15,7 @@ from core.errors import ConfigError, DataError
 from core.training.progress import Progress
 from core.training.runs import Run, load_run, new_run_dir, save_run
 from core.training.schedules import Schedule, make_schedule, to_dict
-from core.training.trainer import TrainConfig, encode_mean, fit
+from core.training.trainer import TrainConfig, encode_mean, fit, seed_everything
 
 #: Defaults of the β-VAE (module settings, β schedule); tuned with benchmarks/betavae_quality.py.
 BETAVAE_DEFAULTS: dict[str, Any] = {
@@ -25,9 +25,9 @@ BETAVAE_DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "hvg_weight": 1.0,
     "free_bits": 0.0,
-    "schedule": {"name": "linear", "beta_max": 1.0, "warmup_epochs": 10},
+    "schedule": {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10},
 }
-BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=60, batch_size=128, lr=1e-3, patience=15)
+BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=20)
 
 
 def model_input(adata: Any) -> np.ndarray | sp.csr_matrix:
@@ -160,6 +160,7 @@ def train_betavae(
     x = model_input(adata)
     labels = labels_of(adata, label_key)
     weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
+    seed_everything(train.seed)
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
                      batch_norm=settings["batch_norm"], dropout=settings["dropout"],
                      gene_weights=weights)

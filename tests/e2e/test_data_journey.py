@@ -32,5 +32,9 @@ def test_switch_to_zeisel(server, page, artifacts_dir):
     wait_idle(page)
     metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert "3,005" in metrics and "200" in metrics
+    # The sidebar follows the load at once (the load runs in a callback, before the script).
+    sidebar = page.get_by_test_id("stSidebar").inner_text()
+    assert "zeisel_cortex" in sidebar and "kang_pbmc" not in sidebar
+    assert "Labels: level1class" in sidebar
     assert_no_exception(page)
     save_screenshot(page, artifacts_dir, "data_page_zeisel")

@@ -1,0 +1,185 @@
+"""Single-cell counts simulated from a known random TF network (ground truth for the TF-VAE).
+
+The generative story, in order:
+
+1. The first ``n_master`` TFs are *master regulators*; each cell type switches a random subset
+   of them on (activity ≈ 0.7–1) and the rest off (≈ 0–0.15).
+2. The remaining TFs form a random DAG below the masters: each gets 1–3 regulators among the
+   TFs before it, with a sign (70% activating) and a strength in [1, 3]. Its activity is a
+   sigmoid of the signed, weighted sum of its regulators' activities plus cell-level noise.
+3. Each target gene gets 1–3 TF regulators, again signed and weighted, and responds through a
+   sigmoid (the nonlinear response).
+4. Every gene (TFs included: a TF's mRNA tracks its activity) has a base rate; counts are drawn
+   from a negative binomial (gamma–Poisson) with a per-cell library size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+NETWORK_COLUMNS = ["source", "target", "sign", "strength", "weight", "layer"]
+
+
+@dataclass
+class SimulatedGRN:
+    """Simulated data and the network that generated it.
+
+    Attributes
+    ----------
+    adata
+        Raw counts in ``X``; ``obs['cell_type']``; ``var['is_tf']``; ``uns['tf_names']``;
+        ``uns['true_network']`` (the concatenation of both edge tables).
+    tf2tf, tf2gene
+        Edge tables with columns ``source, target, sign (±1), strength (>0), weight
+        (= sign · strength), layer`` (``"tf2tf"`` / ``"tf2gene"``). ``tf2gene`` lists the
+        regulators of the non-TF genes only.
+    activity
+        Cells × TFs activities in [0, 1] (the hidden state the TF-VAE latent should track).
+    """
+
+    adata: AnnData
+    tf2tf: pd.DataFrame
+    tf2gene: pd.DataFrame
+    activity: np.ndarray
+
+    @property
+    def network(self) -> pd.DataFrame:
+        """Both layers in one table."""
+        return pd.concat([self.tf2tf, self.tf2gene], ignore_index=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _edges(rng: np.random.Generator, targets: list[str], candidates_of, layer: str
+           ) -> pd.DataFrame:
+    rows = []
+    for target in targets:
+        candidates = candidates_of(target)
+        k = min(len(candidates), int(rng.integers(1, 4)))
+        for source in rng.choice(candidates, size=k, replace=False):
+            sign = 1 if rng.random() < 0.7 else -1
+            strength = float(rng.uniform(1.0, 3.0))
+            rows.append((str(source), target, sign, strength, sign * strength, layer))
+    return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+
+
+def _respond(rng: np.random.Generator, inputs: np.ndarray, noise: float) -> np.ndarray:
+    """Sigmoid response centred on the median input so every regulated node varies."""
+    u = inputs + rng.normal(0.0, noise, size=inputs.shape)
+    centre = np.median(u, axis=0, keepdims=True)
+    spread = u.std(axis=0, keepdims=True) + 1e-3
+    return _sigmoid(3.0 * (u - centre) / spread)
+
+
+def synthetic_grn(
+    n_cells: int = 2000,
+    n_tfs: int = 40,
+    n_genes: int = 500,
+    *,
+    n_cell_types: int = 5,
+    n_master: int | None = None,
+    dispersion: float = 5.0,
+    mean_library: float = 5000.0,
+    noise: float = 0.3,
+    seed: int = 0,
+) -> SimulatedGRN:
+    """Simulate counts from a random TF network with known edges (see the module docstring).
+
+    Parameters
+    ----------
+    n_cells, n_tfs
+        Cells and transcription factors.
+    n_genes
+        Total genes, TFs included (``n_genes - n_tfs`` target genes).
+    n_cell_types
+        Cell types, each a different on/off state of the master regulators.
+    n_master
+        Master regulators (default ``max(2, n_tfs // 5)``).
+    dispersion
+        Negative-binomial inverse dispersion θ (smaller = noisier counts).
+    mean_library
+        Mean counts per cell.
+    noise
+        Standard deviation of the cell-level noise added to each regulatory input.
+    seed
+        Everything is determined by the seed.
+
+    Returns
+    -------
+    SimulatedGRN
+        The AnnData, the two true edge tables and the TF activities.
+    """
+    import anndata
+
+    if n_tfs < 4 or n_genes <= n_tfs or n_cells < n_cell_types:
+        raise ValueError("need n_tfs ≥ 4, n_genes > n_tfs and n_cells ≥ n_cell_types")
+    rng = np.random.default_rng(seed)
+    n_master = n_master or max(2, n_tfs // 5)
+    tfs = [f"TF{i + 1:02d}" for i in range(n_tfs)]
+    targets = [f"G{i + 1:04d}" for i in range(n_genes - n_tfs)]
+
+    # Master-regulator states: distinct on/off patterns, at least one master on per type.
+    states = np.zeros((n_cell_types, n_master), dtype=bool)
+    for t in range(n_cell_types):
+        for _ in range(100):
+            s = rng.random(n_master) < 0.4
+            if s.any() and not any((s == states[u]).all() for u in range(t)):
+                break
+        states[t] = s
+    cell_type = rng.integers(0, n_cell_types, size=n_cells)
+    levels = np.where(states, rng.uniform(0.7, 1.0, states.shape), rng.uniform(0, 0.15,
+                                                                               states.shape))
+    activity = np.zeros((n_cells, n_tfs))
+    activity[:, :n_master] = np.clip(levels[cell_type] + rng.normal(0, 0.05, (n_cells, n_master)),
+                                     0, 1)
+
+    index = {name: i for i, name in enumerate(tfs)}
+    tf2tf = _edges(rng, tfs[n_master:], lambda t: tfs[:index[t]], "tf2tf")
+    for tf in tfs[n_master:]:
+        e = tf2tf[tf2tf["target"] == tf]
+        parents = [index[s] for s in e["source"]]
+        u = activity[:, parents] @ e["weight"].to_numpy()
+        activity[:, index[tf]] = _respond(rng, u[:, None], noise)[:, 0]
+
+    tf2gene = _edges(rng, targets, lambda t: tfs, "tf2gene")
+    target_activity = np.zeros((n_cells, len(targets)))
+    w = np.zeros((n_tfs, len(targets)))
+    tgt_index = {g: j for j, g in enumerate(targets)}
+    w[tf2gene["source"].map(index), tf2gene["target"].map(tgt_index)] = tf2gene["weight"]
+    target_activity = _respond(rng, activity @ w, noise)
+
+    # Rates: base × (floor + activity); TF mRNA tracks the TF's own activity.
+    expression = np.hstack([activity, target_activity])
+    base = rng.lognormal(0.0, 0.8, size=n_genes)
+    rate = base * (0.05 + expression)
+    library = rng.lognormal(np.log(mean_library), 0.3, size=n_cells)
+    mean = rate / rate.sum(1, keepdims=True) * library[:, None]
+    counts = rng.poisson(rng.gamma(dispersion, mean / dispersion)).astype(np.float32)
+
+    obs = pd.DataFrame({"cell_type": pd.Categorical([f"type_{t + 1}" for t in cell_type])},
+                       index=[f"cell{i:05d}" for i in range(n_cells)])
+    var = pd.DataFrame({"is_tf": [True] * n_tfs + [False] * len(targets)}, index=tfs + targets)
+    adata = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var)
+    tf2tf = tf2tf.reset_index(drop=True)
+    tf2gene = tf2gene.reset_index(drop=True)
+    adata.uns["tf_names"] = np.array(tfs)
+    adata.uns["true_network"] = pd.concat([tf2tf, tf2gene], ignore_index=True)
+    adata.uns["simulation"] = {"n_cells": n_cells, "n_tfs": n_tfs, "n_genes": n_genes,
+                               "n_cell_types": n_cell_types, "n_master": n_master,
+                               "dispersion": dispersion, "noise": noise, "seed": seed}
+    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=activity)
+
+
+def load_synthetic_grn() -> AnnData:
+    """The bundled ``synthetic_grn`` dataset: default size, seed 0 (generated on demand)."""
+    return synthetic_grn(seed=0).adata

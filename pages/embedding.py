@@ -1,0 +1,145 @@
+"""Embedding page: UMAP of the VAE latent beside PCA, clustering scores, loss history."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import streamlit as st
+
+from core.analysis.embeddings import umap
+from core.analysis.metrics import compare_embeddings, metrics_table
+from core.plots import embedding_scatter, history_curves, metrics_bars
+from core.training.runs import Run
+from core.training.workflows import annotate_adata
+from ui.downloads import figure_downloads, h5ad_download, table_download
+from ui.jobs import run_picker
+from ui.state import require_dataset
+
+st.title("Embedding")
+ds = require_dataset()
+run = run_picker(ds, ("betavae", "tfvae"), key="emb_run")
+if run is None:
+    st.info("No trained run matches this dataset and its preprocessing yet. Train one first.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+
+@st.cache_data(show_spinner="Computing UMAP…", max_entries=32)
+def _umap(run_id: str, which: str, n_neighbors: int, min_dist: float, _run: Run) -> np.ndarray:
+    """UMAP of the latent or of PCA; stored in the run folder so a restart does not recompute."""
+    name = f"umap_{which}_nn{n_neighbors}_md{min_dist:g}"
+    if name in _run.arrays:
+        return _run.arrays[name]
+    source = _run.latent if which == "vae" else _run.arrays.get("pca")
+    coords = umap(source, n_neighbors=n_neighbors, min_dist=min_dist)
+    _run.save_array(name, coords)
+    return coords
+
+
+@st.cache_data(show_spinner="Scoring clusters…", max_entries=32)
+def _scores(run_id: str, label_key: str, resolution: float | None, _run: Run,
+            _labels: np.ndarray) -> dict:
+    metrics, _ = compare_embeddings({"vae": _run.latent, "pca": _run.arrays["pca"]}, _labels,
+                                    leiden_resolution=resolution)
+    return metrics
+
+
+adata = ds.adata
+if run.latent is None or run.latent.shape[0] != adata.n_obs or "pca" not in run.arrays:
+    st.error("This run's saved latent does not match the loaded data; pick another run.")
+    st.stop()
+
+with st.expander("Display and scoring settings", expanded=False):
+    c1, c2, c3 = st.columns(3)
+    n_neighbors = c1.number_input("UMAP neighbours", 2, 200, 15, key="emb_nn")
+    min_dist = c2.number_input("UMAP min_dist", 0.0, 1.0, 0.5, 0.05, key="emb_md")
+    auto_res = c3.checkbox("Leiden resolution: match number of labels", True, key="emb_auto_res")
+    resolution = None if auto_res else c3.number_input("Leiden resolution", 0.01, 10.0, 1.0,
+                                                       0.05, key="emb_res")
+
+genes = list(map(str, adata.var_names))
+obs_cols = [c for c in adata.obs.columns if adata.obs[c].nunique() < 0.5 * adata.n_obs
+            or pd.api.types.is_numeric_dtype(adata.obs[c])]
+label_default = ds.label_key if ds.label_key in obs_cols else (obs_cols[0] if obs_cols else None)
+c1, c2 = st.columns([1, 2])
+color_kind = c1.radio("Colour by", ["obs column", "gene"], horizontal=True, key="emb_color_kind")
+if color_kind == "gene":
+    gene = c2.selectbox("Gene", genes, key="emb_gene")
+    layer = adata.layers["log1p"] if "log1p" in adata.layers else adata.X
+    col = layer[:, genes.index(gene)]
+    color = np.asarray(col.toarray()).ravel() if sp.issparse(col) else np.asarray(col).ravel()
+    color_name = gene
+else:
+    color_name = c2.selectbox("obs column", obs_cols, key="emb_color_obs",
+                              index=obs_cols.index(label_default) if label_default else 0)
+    color = adata.obs[color_name].to_numpy()
+hover_cols = [c for c in (ds.label_key, "condition", "cell_type") if c and c in adata.obs]
+hover = adata.obs[list(dict.fromkeys(hover_cols))].copy()
+hover.insert(0, "cell", adata.obs_names)
+
+umap_vae = _umap(run.id, "vae", int(n_neighbors), float(min_dist), run)
+umap_pca = _umap(run.id, "pca", int(n_neighbors), float(min_dist), run)
+dims = run.latent.shape[1]
+fig_vae = embedding_scatter(umap_vae, color, title=f"UMAP of the VAE latent ({dims} dims)",
+                            hover=hover, color_name=color_name)
+fig_pca = embedding_scatter(umap_pca, color, title=f"UMAP of PCA ({dims} components)",
+                            hover=hover, color_name=color_name)
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(fig_vae, width="stretch", key="umap_vae")
+    figure_downloads(fig_vae, f"{run.id}_umap_vae", key="dl_umap_vae")
+with right:
+    st.plotly_chart(fig_pca, width="stretch", key="umap_pca")
+    figure_downloads(fig_pca, f"{run.id}_umap_pca", key="dl_umap_pca")
+
+# ---- scores -------------------------------------------------------------------------------------
+st.subheader("Clustering against known labels")
+label_key = ds.label_key
+if not label_key:
+    st.info("Choose a label column on the Data page to score clusters against it.")
+else:
+    same = run.config.get("data", {}).get("label_key") == label_key and resolution is None
+    metrics = run.metrics if same and "ari_kmeans_vae" in run.metrics else _scores(
+        run.id, label_key, resolution, run, adata.obs[label_key].astype(object).to_numpy())
+    table = metrics_table(metrics)
+    n_labels = adata.obs[label_key].nunique()
+    st.caption(f"Labels `{label_key}` ({n_labels} classes). KMeans with k = {n_labels}, mean ± sd "
+               "over 3 seeds; Leiden on a 15-NN graph at the resolution that gives k clusters "
+               "(or yours). Δ = VAE − PCA.")
+    shown = table[["metric", "vae", "vae ± sd", "pca", "pca ± sd", "Δ"]].rename(
+        columns={"vae": "VAE latent", "vae ± sd": "VAE sd", "pca": "PCA", "pca ± sd": "PCA sd"})
+    styled = shown.style.format(precision=3, na_rep="–").map(
+        lambda v: ("color: #1a7f37; font-weight: 600" if v > 0 else "color: #b42318")
+        if isinstance(v, float) and not np.isnan(v) else "", subset=["Δ"])
+    c1, c2 = st.columns([1, 1])
+    c1.dataframe(styled, hide_index=True, width="stretch")
+    table_download(shown, f"{run.id}_metrics", key="dl_metrics", label="Metrics (CSV)")
+    fig_m = metrics_bars(table, title="VAE latent vs PCA")
+    c2.plotly_chart(fig_m, width="stretch", key="metrics_bars")
+
+# ---- history ------------------------------------------------------------------------------------
+st.subheader("Training history")
+hist = run.history
+if hist.empty:
+    st.caption("This run has no history.")
+else:
+    terms = [t for t in ("train_recon", "train_kl") if t in hist]
+    fig_h = history_curves(hist, terms=terms, height=260,
+                           title="Reconstruction and KL per epoch (β dashed, right axis)")
+    st.plotly_chart(fig_h, width="stretch", key="history")
+    figure_downloads(fig_h, f"{run.id}_history", key="dl_history")
+    table_download(hist, f"{run.id}_history", key="dl_history_csv", label="History (CSV)")
+
+# ---- AnnData ------------------------------------------------------------------------------------
+st.subheader("Annotated AnnData")
+st.caption("`obsm['X_vae']` latent means, `obsm['X_pca']`, `obsm['X_umap']` (UMAP of the "
+           "latent), `obs['vae_kmeans']`/`obs['vae_leiden']` clusters, `uns['vae']['params']`.")
+
+
+def _annotated():
+    run.arrays["umap"] = umap_vae
+    return annotate_adata(adata, run)
+
+
+h5ad_download(_annotated, f"{ds.name}_{run.id}", key="dl_h5ad")

@@ -1,0 +1,50 @@
+"""In a real browser: train a small TF-VAE on the simulated data and open a TF's neighbourhood."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import assert_no_exception, save_screenshot, start_server, wait_idle
+
+
+@pytest.fixture(scope="module")
+def synthetic_server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("server_net")
+    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "synthetic_grn"})
+    yield {"url": url, "log": tmp / "streamlit.log"}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_train_tfvae_and_browse(synthetic_server, page, artifacts_dir):
+    page.goto(synthetic_server["url"])
+    wait_idle(page)
+    page.get_by_text("synthetic_grn").first.wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_text("Network").click()
+    page.get_by_role("heading", name="TF network").wait_for()
+    page.get_by_label("Encoder epochs").wait_for()
+    assert_no_exception(page)
+    for label in ("Encoder epochs", "Dense decoder epochs", "Masked (1e-3) epochs",
+                  "Masked (1e-4) epochs", "VAE epochs"):
+        box = page.get_by_label(label)
+        box.fill("2")
+        box.press("Enter")
+        wait_idle(page)
+    page.get_by_role("button", name="Train TF-VAE").click()
+    page.get_by_text("finished: run", exact=False).wait_for(timeout=240_000)
+    wait_idle(page)
+    page.get_by_text("Targets of TF", exact=False).first.wait_for()
+    graph = page.locator("[data-testid='stPlotlyChart']").nth(1)
+    graph.wait_for()
+    graph.locator(".scatterlayer, .gl-container").first.wait_for(state="attached")
+    metrics = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    assert "40" in metrics
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1440, "height": 3000})  # Streamlit scrolls inside the app
+    wait_idle(page)
+    page.wait_for_timeout(1500)
+    save_screenshot(page, artifacts_dir, "network_page_synthetic")
