@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
     st.Page("pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("pages/perturb.py", title="Perturb", icon=":material/tune:"),
+    st.Page("pages/predict.py", title="Predict stimulation", icon=":material/science:"),
 ]
 
 

@@ -10,5 +10,6 @@ def module_classes() -> dict[str, type[nn.Module]]:
     from core.models.tfvae import TFVAE
     from core.models.vae import BetaVAE
 
-    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "tfvae": TFVAE}
+    classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "tfvae": TFVAE,
+                                           "scgen": BetaVAE}
     return classes
