@@ -56,18 +56,42 @@ Spec = Mapping[str, tuple[str, float]]
 TargetIndex = Mapping[str, np.ndarray]
 
 
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch threads, then restore the previous count (None: as is).
+_BLAS: Any = None
 
-    The perturbation path is a few small matrix products (cells × TFs); on a busy CPU one
-    thread is several times faster than two (``benchmarks/perturb_bench.py``).
+
+def _blas_controller() -> Any:
+    """A cached threadpoolctl controller (None without threadpoolctl: BLAS left as is)."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS = ThreadpoolController()
+        except ImportError:                     # optional: only torch is limited then
+            _BLAS = False
+    return _BLAS or None
+
+
+@contextmanager
+def limit_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch and BLAS threads, then restore both (None: as is).
+
+    The perturbation path is small matrix products (cells × TFs, TFs × genes); on a busy
+    CPU extra threads only add contention: with 2 cores shared, one thread made a slider change
+    several times faster than two (``benchmarks/perturb_bench.py``).
     """
-    previous = torch.get_num_threads()
-    if n is not None and n != previous:
-        torch.set_num_threads(int(n))
-    try:
+    if n is None:
         yield
+        return
+    previous = torch.get_num_threads()
+    if n != previous:
+        torch.set_num_threads(int(n))
+    blas = _blas_controller()
+    try:
+        if blas is not None:
+            with blas.limit(limits=int(n), user_api="blas"):
+                yield
+        else:
+            yield
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
@@ -142,6 +166,7 @@ class PerturbResult:
     dz2: np.ndarray
     weight: np.ndarray
     baseline: np.ndarray
+    threads: int | None = 1
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _memo(self, key: str, make: Any) -> Any:
@@ -154,7 +179,10 @@ class PerturbResult:
         """``(n_genes,)`` mean Δx̂ over the perturbed cells (computed once)."""
         if len(self.cells) == 0:
             return np.zeros(len(self.gene_names), dtype=np.float32)
-        return self._memo("mean_delta", lambda: self.weight @ self.dz2.mean(0))
+        def make() -> np.ndarray:
+            with limit_threads(self.threads):
+                return self.weight @ self.dz2.mean(0)
+        return self._memo("mean_delta", make)
 
     def order(self) -> np.ndarray:
         """Gene indices by decreasing |Δ| (stable: ties keep the model's gene order)."""
@@ -236,8 +264,10 @@ class PerturbResult:
         onehot = np.zeros((len(names), len(labels)))
         onehot[inverse, np.arange(len(labels))] = 1.0
         onehot /= onehot.sum(1, keepdims=True)
-        means = (onehot @ self.dz2.astype(np.float64)).astype(np.float32)
-        return pd.DataFrame(means @ self.weight.T, index=list(names), columns=self.gene_names)
+        with limit_threads(self.threads):
+            means = (onehot @ self.dz2.astype(np.float64)).astype(np.float32)
+            delta = means @ self.weight.T
+        return pd.DataFrame(delta, index=list(names), columns=self.gene_names)
 
     def cascade(self) -> pd.DataFrame:
         """Per TF: mean Δ of its unit as set (``dz``), after one (``dz1``) and two steps."""
@@ -263,8 +293,9 @@ class Perturber:
     batch_size
         Rows per batch when encoding and stepping through the TF layer.
     threads
-        Torch threads while applying a perturbation (restored afterwards; None: leave as is).
-        One is the default: the products are small, and extra threads only add contention.
+        Torch and BLAS threads while applying a perturbation and reading its results
+        (restored afterwards; None: leave as is). One is the default: the products are
+        small, and extra threads only add contention.
     """
 
     def __init__(self, decoder: Any, x: np.ndarray | sp.spmatrix, *, batch_size: int = 4096,
@@ -360,20 +391,20 @@ class Perturber:
         spec = {str(t): (str(m), float(v)) for t, (m, v) in spec.items()}
         z0 = self.z[idx]
         z_new = self.perturbed_z(spec, idx)
-        if np.array_equal(z_new, z0):         # a no-op: nothing to step through
-            p1, p2 = self.z1, self.z2
-        else:
-            z_all = self.z.copy()
-            z_all[idx] = z_new
-            with torch_threads(self.threads):
+        with limit_threads(self.threads):
+            if np.array_equal(z_new, z0):         # a no-op: nothing to step through
+                p1, p2 = self.z1, self.z2
+            else:
+                z_all = self.z.copy()
+                z_all[idx] = z_new
                 p1, p2 = self._steps(z_all)   # all cells: the baseline's shape and code path
-        b2 = self.z2[idx]
-        baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
-                    else np.zeros(len(self.gene_names), np.float32))
+            b2 = self.z2[idx]
+            baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
+                        else np.zeros(len(self.gene_names), np.float32))
         return PerturbResult(spec=spec, cells=idx, gene_names=self.gene_names,
                              tf_names=self.tf_names, dz0=z_new - z0,
                              dz1=p1[idx] - self.z1[idx], dz2=p2[idx] - b2,
-                             weight=self.weight, baseline=baseline)
+                             weight=self.weight, baseline=baseline, threads=self.threads)
 
     def dose_response(self, tf: str, gene: str, values: Sequence[float], *,
                       cells: np.ndarray | None = None, base: Spec | None = None) -> pd.DataFrame:
