@@ -6,6 +6,7 @@ Usage::
     p = Perturber(dec, x)                         # x: the model's input (scaled expression)
     res = p.apply({"STAT1": ("set", p.presets("STAT1")["knock-out"])})
     res.gene_table()                              # gene, delta, baseline, perturbed
+    res.gene_table(target_index(edges, p.gene_names), top=200)   # only the rows shown
     res.by_group(adata.obs["cell_type"])          # groups × genes mean Δ
     res.cascade()                                 # Δ of every TF after one and two TF→TF steps
 
@@ -23,6 +24,14 @@ unperturbed cell) gives Δ exactly 0. The TF→gene layer is linear in eval mode
 (``x̂ = W_masked z₂ + b``; no activation, the gene dropout is the identity), so the mean Δ of a
 group of cells is ``W_masked · mean(Δz₂)``: exact, and it avoids a cells × genes product on
 every slider move. :meth:`PerturbResult.per_cell` gives the cells × genes Δ when asked.
+
+Per slider move the page needs only the shown rows (``gene_table(top=n)``, a partial sort, and
+:meth:`PerturbResult.extremes` for the bar chart), the group means (one product: group one-hot
+/ sizes · Δz₂, then the TF→gene layer) and the cascade; the full table is built when its CSV
+is downloaded. :meth:`Perturber.dose_response` caches the curve per (TF, values, cells, other
+TFs), so moving that TF's own slider reuses it. Everything runs with one torch and one BLAS
+thread (:func:`limit_threads`, restored afterwards): these products are small, and on a busy
+CPU a second thread made a slider change several times slower.
 
 What a TF without outgoing edges can change
 -------------------------------------------
