@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.perturb import Perturber
+from core.analysis.perturb import Perturber, target_index
 from core.analysis.tf_decoder import tf_decoder
 from core.plots_perturb import cascade_bar, delta_heatmap, dose_curve, top_genes_bar
 from core.training.runs import load_run
@@ -35,11 +35,19 @@ def _edges(run_path: str) -> pd.DataFrame:
     return load_network(load_run(run_path))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _targets(run_path: str, _genes: tuple[str, ...]) -> dict:
+    """TF → learned target gene indices (the gene table's direct_target column)."""
+    return target_index(load_network(load_run(run_path)), _genes)
+
+
 p = run_safely(lambda: _perturber(str(run.path), f"{ds.token}:{ds.config!r}", ds.adata),
                action="loading the model")
 if p is None:
     st.stop()
 edges = _edges(str(run.path))
+targets = _targets(str(run.path), tuple(p.gene_names))
+TOP_ROWS = 200  # rows of the gene table shown; the CSV has every gene
 
 st.caption("Each TF unit is in its TF's own units (standardised expression the unit was "
            "trained to track). A slider sets the unit to that value in the chosen cells; the "
@@ -76,7 +84,7 @@ def _touched(tf: str) -> None:
 
 
 def _scenario_table(spec: dict, cells_idx) -> pd.DataFrame:
-    return p.apply(spec, cells_idx).gene_table(edges)
+    return p.apply(spec, cells_idx).gene_table(targets)
 
 
 @st.fragment
@@ -103,24 +111,27 @@ def explorer() -> None:
         if on:
             spec[tf] = ("set", float(value))
     res = p.apply(spec, cells)
-    table = res.gene_table(edges)
-    st.session_state["pert_last_table"] = table
+    # Only the shown rows (and the bar chart's top up/down genes) are built per slider move;
+    # the full table only when its CSV is downloaded.
+    table = res.gene_table(targets, top=TOP_ROWS)
+    st.session_state["pert_last_result"] = res
     where = f"{group_key} = {group}" if cells is not None else "all cells"
     desc = ", ".join(f"{t} → {v:.2f}" for t, (_, v) in spec.items()) or "no perturbation"
     st.markdown(f"**{desc}** on {where} ({len(res.cells):,} cells)")
 
     left, right = st.columns([2, 3], gap="large")
     with left:
-        fig = top_genes_bar(table, n=10)
+        fig = top_genes_bar(res.extremes(10), n=10)
         st.plotly_chart(fig, width="stretch", key="pert_bar")
         figure_downloads(fig, "perturb_top_genes", key="dl_pert_bar")
     with right:
-        st.dataframe(table.head(200), hide_index=True, width="stretch", height=420,
+        st.dataframe(table, hide_index=True, width="stretch", height=420,
                      key="pert_table", column_config={
                          c: st.column_config.NumberColumn(format="%.4f")
                          for c in ("delta", "baseline", "perturbed")})
-        table_download(table, f"perturb_delta_{run.id}", key="dl_pert_table",
-                       label="Δ all genes (CSV)")
+        st.download_button("Δ all genes (CSV)", data=lambda: res.gene_table(targets).to_csv(
+            index=False).encode(), file_name=f"perturb_delta_{run.id}.csv", mime="text/csv",
+            key="dl_pert_table", icon=":material/download:", on_click="ignore")
 
     left, right = st.columns(2, gap="large")
     with left:
@@ -144,7 +155,10 @@ def explorer() -> None:
         st.subheader("Dose–response")
         c1, c2 = st.columns(2)
         dose_tf = c1.selectbox("TF", tfs, key="pert_dose_tf")
-        gene = c2.selectbox("Gene", table["gene"].tolist(), key="pert_dose_gene")
+        shown = table["gene"].tolist()          # the top genes first, then the others
+        seen = set(shown)
+        gene = c2.selectbox("Gene", shown + [g for g in p.gene_names if g not in seen],
+                            key="pert_dose_gene")
         lo, hi = p.slider_range(dose_tf)
         others = {t: v for t, v in spec.items() if t != dose_tf}
         dose = p.dose_response(dose_tf, gene, np.linspace(lo, hi, 25), cells=cells,

@@ -6,6 +6,7 @@ Usage::
     p = Perturber(dec, x)                         # x: the model's input (scaled expression)
     res = p.apply({"STAT1": ("set", p.presets("STAT1")["knock-out"])})
     res.gene_table()                              # gene, delta, baseline, perturbed
+    res.gene_table(target_index(edges, p.gene_names), top=200)   # only the rows shown
     res.by_group(adata.obs["cell_type"])          # groups × genes mean Δ
     res.cascade()                                 # Δ of every TF after one and two TF→TF steps
 
@@ -24,6 +25,14 @@ unperturbed cell) gives Δ exactly 0. The TF→gene layer is linear in eval mode
 group of cells is ``W_masked · mean(Δz₂)``: exact, and it avoids a cells × genes product on
 every slider move. :meth:`PerturbResult.per_cell` gives the cells × genes Δ when asked.
 
+Per slider move the page needs only the shown rows (``gene_table(top=n)``, a partial sort, and
+:meth:`PerturbResult.extremes` for the bar chart), the group means (one product: group one-hot
+/ sizes · Δz₂, then the TF→gene layer) and the cascade; the full table is built when its CSV
+is downloaded. :meth:`Perturber.dose_response` caches the curve per (TF, values, cells, other
+TFs), so moving that TF's own slider reuses it. Everything runs with one torch and one BLAS
+thread (:func:`limit_threads`, restored afterwards): these products are small, and on a busy
+CPU a second thread made a slider change several times slower.
+
 What a TF without outgoing edges can change
 -------------------------------------------
 In :class:`~core.models.tfvae.TFVAE` the TF→TF step is residual, ``h ← h + tanh(BN(W h))``,
@@ -37,8 +46,9 @@ gene, by ``Δ · w_self``. :func:`outgoing_edges` tells which TFs have outgoing 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,6 +61,63 @@ from core.errors import ConfigError
 MODES = ("set", "shift")
 OPERATORS = (("+=", "shift", 1.0), ("-=", "shift", -1.0), ("=", "set", 1.0))
 Spec = Mapping[str, tuple[str, float]]
+#: TF → indices of the genes it has a learned edge to (see :func:`target_index`).
+TargetIndex = Mapping[str, np.ndarray]
+
+
+_BLAS: Any = None
+
+
+def _blas_controller() -> Any:
+    """A cached threadpoolctl controller (None without threadpoolctl: BLAS left as is)."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS = ThreadpoolController()
+        except ImportError:                     # optional: only torch is limited then
+            _BLAS = False
+    return _BLAS or None
+
+
+@contextmanager
+def limit_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch and BLAS threads, then restore both (None: as is).
+
+    The perturbation path is small matrix products (cells × TFs, TFs × genes); on a busy
+    CPU extra threads only add contention: with 2 cores shared, one thread made a slider change
+    several times faster than two (``benchmarks/perturb_bench.py``).
+    """
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    if n != previous:
+        torch.set_num_threads(int(n))
+    blas = _blas_controller()
+    try:
+        if blas is not None:
+            with blas.limit(limits=int(n), user_api="blas"):
+                yield
+        else:
+            yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def target_index(edges: pd.DataFrame, gene_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """TF → sorted indices (into ``gene_names``) of its learned targets (both layers).
+
+    Built once per run (the page caches it) so the gene table's ``direct_target`` column
+    costs a few array look-ups per slider move instead of a scan of every edge.
+    """
+    gi = pd.Index([str(g) for g in gene_names])
+    pos = gi.get_indexer(edges["target"].astype(str))
+    src = edges["source"].astype(str).to_numpy()
+    keep = pos >= 0
+    frame = pd.DataFrame({"source": src[keep], "pos": pos[keep]})
+    return {str(tf): np.unique(g["pos"].to_numpy()) for tf, g in frame.groupby("source")}
 
 
 def parse_spec(items: Sequence[str]) -> dict[str, tuple[str, float]]:
@@ -108,51 +175,119 @@ class PerturbResult:
     dz2: np.ndarray
     weight: np.ndarray
     baseline: np.ndarray
+    threads: int | None = 1
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def _memo(self, key: str, make: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     @property
     def mean_delta(self) -> np.ndarray:
-        """``(n_genes,)`` mean Δx̂ over the perturbed cells."""
+        """``(n_genes,)`` mean Δx̂ over the perturbed cells (computed once)."""
         if len(self.cells) == 0:
             return np.zeros(len(self.gene_names), dtype=np.float32)
-        return self.weight @ self.dz2.mean(0)
+        def make() -> np.ndarray:
+            with limit_threads(self.threads):
+                return self.weight @ self.dz2.mean(0)
+        return self._memo("mean_delta", make)
+
+    def order(self) -> np.ndarray:
+        """Gene indices by decreasing |Δ| (stable: ties keep the model's gene order)."""
+        return self._memo("order", lambda: np.argsort(-np.abs(self.mean_delta), kind="stable"))
+
+    def top_order(self, n: int) -> np.ndarray:
+        """The first ``n`` of :meth:`order` without sorting every gene (same result)."""
+        d = np.abs(self.mean_delta)
+        if n >= len(d):
+            return self.order()
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        cut = np.partition(d, len(d) - n)[len(d) - n]       # n-th largest |Δ|
+        cand = np.flatnonzero(d >= cut)                     # ties at the cut included
+        return cand[np.argsort(-d[cand], kind="stable")][:n]
 
     def per_cell(self) -> np.ndarray:
         """``(cells, n_genes)`` Δx̂ of every perturbed cell."""
         return self.dz2 @ self.weight.T
 
-    def gene_table(self, edges: pd.DataFrame | None = None) -> pd.DataFrame:
+    def _direct(self, rows: np.ndarray, edges: pd.DataFrame | TargetIndex) -> np.ndarray:
+        if isinstance(edges, pd.DataFrame):
+            targets = set(edges.loc[edges["source"].isin(list(self.spec)), "target"].astype(str))
+            names = np.asarray(self.gene_names, dtype=object)[rows]
+            return np.fromiter((g in targets for g in names), bool, len(rows))
+        hit = np.zeros(len(self.gene_names), dtype=bool)
+        for tf in self.spec:
+            hit[edges.get(tf, np.zeros(0, dtype=np.int64))] = True
+        return hit[rows]
+
+    def gene_table(self, edges: pd.DataFrame | TargetIndex | None = None, *,
+                   top: int | None = None) -> pd.DataFrame:
         """One row per gene: ``gene, delta, baseline, perturbed[, direct_target]``.
 
-        ``direct_target`` (when the learned ``edges`` are given) is True when a perturbed TF
-        has a TF→gene (or TF→TF, for TF genes) edge to the gene. Sorted by decreasing |Δ|.
+        ``direct_target`` (when the learned ``edges`` are given, as the edge table or its
+        :func:`target_index`) is True when a perturbed TF has a TF→gene (or TF→TF, for TF
+        genes) edge to the gene. Sorted by decreasing |Δ|; ``top`` keeps only the first rows
+        (the same rows as the full table's head, built without materialising every gene).
+        """
+        rows = self.order() if top is None else self.top_order(int(top))
+        return self._table(rows, edges)
+
+    def extremes(self, n: int, edges: pd.DataFrame | TargetIndex | None = None
+                 ) -> pd.DataFrame:
+        """The gene-table rows of the ``n`` most up- and ``n`` most down-regulated genes.
+
+        Exactly the rows the top-genes bar chart picks from the full table, found with a
+        partial sort.
         """
         d = self.mean_delta
-        df = pd.DataFrame({"gene": self.gene_names, "delta": d, "baseline": self.baseline,
-                           "perturbed": self.baseline + d})
+        k = min(int(n), len(d))
+        if k <= 0:
+            return self._table(np.zeros(0, dtype=np.int64), edges)
+        up = np.argpartition(-d, k - 1)[:k]
+        down = np.argpartition(d, k - 1)[:k]
+        rows = np.union1d(up[d[up] > 0], down[d[down] < 0])
+        rows = rows[np.argsort(-np.abs(d[rows]), kind="stable")]
+        return self._table(rows, edges)
+
+    def _table(self, rows: np.ndarray, edges: pd.DataFrame | TargetIndex | None) -> pd.DataFrame:
+        d = self.mean_delta[rows]
+        base = self.baseline[rows]
+        df = pd.DataFrame({"gene": np.asarray(self.gene_names, dtype=object)[rows],
+                           "delta": d, "baseline": base, "perturbed": base + d})
         if edges is not None:
-            src = edges[edges["source"].isin(list(self.spec))]
-            df["direct_target"] = df["gene"].isin(set(src["target"].astype(str)))
-        order = np.argsort(-np.abs(d), kind="stable")
-        return df.iloc[order].reset_index(drop=True)
+            df["direct_target"] = self._direct(rows, edges)
+        return df
 
     def by_group(self, labels: Sequence[Any] | pd.Series) -> pd.DataFrame:
-        """Groups × genes mean Δ; ``labels`` has one entry per perturbed cell."""
-        labels = pd.Series(np.asarray(labels)).astype(str)
+        """Groups × genes mean Δ; ``labels`` has one entry per perturbed cell.
+
+        One matrix product: (groups × cells one-hot / group sizes) · Δz₂ gives each group's
+        mean Δz₂, then the linear TF→gene layer maps it to genes.
+        """
+        labels = np.asarray(pd.Series(np.asarray(labels)).astype(str))
         if len(labels) != len(self.cells):
             raise ConfigError("labels need one entry per perturbed cell.")
-        rows = {g: self.weight @ self.dz2[np.asarray(idx)].mean(0)
-                for g, idx in labels.groupby(labels, sort=True).groups.items()}
-        return pd.DataFrame(rows, index=self.gene_names).T
+        names, inverse = np.unique(labels, return_inverse=True)
+        onehot = np.zeros((len(names), len(labels)))
+        onehot[inverse, np.arange(len(labels))] = 1.0
+        onehot /= onehot.sum(1, keepdims=True)
+        with limit_threads(self.threads):
+            means = (onehot @ self.dz2.astype(np.float64)).astype(np.float32)
+            delta = means @ self.weight.T
+        return pd.DataFrame(delta, index=list(names), columns=self.gene_names)
 
     def cascade(self) -> pd.DataFrame:
         """Per TF: mean Δ of its unit as set (``dz``), after one (``dz1``) and two steps."""
-        mean = (lambda a: a.mean(0)) if len(self.cells) else (
-            lambda a: np.zeros(len(self.tf_names)))
-        df = pd.DataFrame({"tf": self.tf_names, "dz": mean(self.dz0), "dz1": mean(self.dz1),
-                           "dz2": mean(self.dz2)})
-        df["perturbed"] = df["tf"].isin(list(self.spec))
-        return df.iloc[np.argsort(-np.abs(df["dz2"].to_numpy()), kind="stable")].reset_index(
-            drop=True)
+        n = len(self.tf_names)
+        mean = (lambda a: a.mean(0)) if len(self.cells) else (lambda a: np.zeros(n))
+        dz2 = mean(self.dz2)
+        order = np.argsort(-np.abs(dz2), kind="stable")
+        names = np.asarray(self.tf_names, dtype=object)
+        return pd.DataFrame({"tf": names[order], "dz": mean(self.dz0)[order],
+                             "dz1": mean(self.dz1)[order], "dz2": dz2[order],
+                             "perturbed": np.isin(names[order], list(self.spec))})
 
 
 class Perturber:
@@ -166,15 +301,22 @@ class Perturber:
         The model's input for the cells (scaled expression, cells × genes, dense or CSR).
     batch_size
         Rows per batch when encoding and stepping through the TF layer.
+    threads
+        Torch and BLAS threads while applying a perturbation and reading its results
+        (restored afterwards; None: leave as is). One is the default: the products are
+        small, and extra threads only add contention.
     """
 
-    def __init__(self, decoder: Any, x: np.ndarray | sp.spmatrix, *, batch_size: int = 4096):
+    def __init__(self, decoder: Any, x: np.ndarray | sp.spmatrix, *, batch_size: int = 4096,
+                 threads: int | None = 1):
         if x.shape[1] != len(decoder.gene_names):
             raise ConfigError(f"The cells have {x.shape[1]} genes but the model expects "
                               f"{len(decoder.gene_names)}; use the data the run was trained on.")
         self.decoder = decoder
         self.module = decoder.module.cpu().eval()
         self.batch_size = int(batch_size)
+        self.threads = threads
+        self._dose_cache: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
         self.tf_names, self.gene_names = decoder.tf_names, decoder.gene_names
         self.z = decoder.encode(x, batch_size=batch_size)
         with torch.no_grad():
@@ -257,16 +399,21 @@ class Perturber:
             idx = np.flatnonzero(idx)
         spec = {str(t): (str(m), float(v)) for t, (m, v) in spec.items()}
         z0 = self.z[idx]
-        z_all = self.z.copy()
-        z_all[idx] = self.perturbed_z(spec, idx)
-        p1, p2 = self._steps(z_all)           # all cells: the baseline's shape and code path
-        b2 = self.z2[idx]
-        baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
-                    else np.zeros(len(self.gene_names), np.float32))
+        z_new = self.perturbed_z(spec, idx)
+        with limit_threads(self.threads):
+            if np.array_equal(z_new, z0):         # a no-op: nothing to step through
+                p1, p2 = self.z1, self.z2
+            else:
+                z_all = self.z.copy()
+                z_all[idx] = z_new
+                p1, p2 = self._steps(z_all)   # all cells: the baseline's shape and code path
+            b2 = self.z2[idx]
+            baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
+                        else np.zeros(len(self.gene_names), np.float32))
         return PerturbResult(spec=spec, cells=idx, gene_names=self.gene_names,
-                             tf_names=self.tf_names, dz0=z_all[idx] - z0,
+                             tf_names=self.tf_names, dz0=z_new - z0,
                              dz1=p1[idx] - self.z1[idx], dz2=p2[idx] - b2,
-                             weight=self.weight, baseline=baseline)
+                             weight=self.weight, baseline=baseline, threads=self.threads)
 
     def dose_response(self, tf: str, gene: str, values: Sequence[float], *,
                       cells: np.ndarray | None = None, base: Spec | None = None) -> pd.DataFrame:
@@ -281,12 +428,23 @@ class Perturber:
             g = self.gene_names.index(gene)
         except ValueError:
             raise ConfigError(f"'{gene}' is not a gene of this model.") from None
+        values = [float(v) for v in values]
+        key = (str(tf), tuple(values), None if cells is None else np.asarray(cells).tobytes(),
+               tuple(sorted((str(t), (str(m), float(v))) for t, (m, v) in (base or {}).items())))
+        if key not in self._dose_cache:        # independent of the gene and of tf's own slider
+            mean_dz2, baseline = [], None
+            for v in values:
+                res = self.apply({**(base or {}), tf: ("set", v)}, cells)
+                mean_dz2.append(res.dz2.mean(0) if len(res.cells) else None)
+                baseline = res.baseline
+            if len(self._dose_cache) >= 8:
+                self._dose_cache.pop(next(iter(self._dose_cache)))
+            self._dose_cache[key] = (mean_dz2, baseline)
+        mean_dz2, baseline = self._dose_cache[key]
         rows = []
-        for v in values:
-            res = self.apply({**(base or {}), tf: ("set", float(v))}, cells)
-            d = float(self.weight[g] @ res.dz2.mean(0)) if len(res.cells) else 0.0
-            rows.append({"value": float(v), "expression": float(res.baseline[g]) + d,
-                         "delta": d})
+        for v, m in zip(values, mean_dz2):
+            d = float(self.weight[g] @ m) if m is not None else 0.0
+            rows.append({"value": v, "expression": float(baseline[g]) + d, "delta": d})
         return pd.DataFrame(rows)
 
 

@@ -11,11 +11,25 @@ The generative story, in order:
    sigmoid (the nonlinear response).
 4. Every gene (TFs included: a TF's mRNA tracks its activity) has a base rate; counts are drawn
    from a negative binomial (gamma–Poisson) with a per-cell library size.
+
+Knock-outs (ground truth for in-silico perturbations)
+-----------------------------------------------------
+``synthetic_grn(..., knockout={"TF03": 0.0})`` re-runs the same story with the same seed, so
+the network, cell types, cell-level noise and library sizes are the same draws, but clamps the
+named TFs' activities to the given values (0 = off) right after each is computed, so the
+change propagates down the DAG to every TF and gene below. The sigmoid responses keep the
+wild type's centre and spread (step 2 centres each response on the median input of the
+*wild-type* cells; recomputing it on knocked-out cells would renormalise the knock-out away).
+Compare the noiseless expected counts :attr:`SimulatedGRN.mean` of the two simulations: the
+counts themselves are fresh Poisson draws. Genes not downstream of a knocked TF keep their
+rate; their expected counts change only by each cell's common composition factor (the rates
+are normalised to the cell's library size), which total-count normalisation removes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,12 +57,17 @@ class SimulatedGRN:
         regulators of the non-TF genes only.
     activity
         Cells × TFs activities in [0, 1] (the hidden state the TF-VAE latent should track).
+    mean
+        Cells × genes noiseless expected counts (before the gamma–Poisson noise).
     """
 
     adata: AnnData
     tf2tf: pd.DataFrame
     tf2gene: pd.DataFrame
     activity: np.ndarray
+    mean: np.ndarray | None = None
+    #: Response (centre, spread) pairs in draw order, reused by a knock-out of this simulation.
+    responses: list[tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
 
     @property
     def network(self) -> pd.DataFrame:
@@ -73,12 +92,19 @@ def _edges(rng: np.random.Generator, targets: list[str], candidates_of, layer: s
     return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
 
 
-def _respond(rng: np.random.Generator, inputs: np.ndarray, noise: float) -> np.ndarray:
-    """Sigmoid response centred on the median input so every regulated node varies."""
+def _respond(rng: np.random.Generator, inputs: np.ndarray, noise: float,
+             fixed: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Sigmoid response centred on the median input so every regulated node varies.
+
+    ``fixed`` reuses a (centre, spread) pair (the wild type's, in a knock-out); the pair used is
+    returned with the response.
+    """
     u = inputs + rng.normal(0.0, noise, size=inputs.shape)
-    centre = np.median(u, axis=0, keepdims=True)
-    spread = u.std(axis=0, keepdims=True) + 1e-3
-    return _sigmoid(3.0 * (u - centre) / spread)
+    if fixed is None:
+        fixed = (np.median(u, axis=0, keepdims=True), u.std(axis=0, keepdims=True) + 1e-3)
+    centre, spread = fixed
+    return _sigmoid(3.0 * (u - centre) / spread), fixed
 
 
 def synthetic_grn(
@@ -92,6 +118,7 @@ def synthetic_grn(
     mean_library: float = 5000.0,
     noise: float = 0.3,
     seed: int = 0,
+    knockout: Mapping[str, float] | None = None,
 ) -> SimulatedGRN:
     """Simulate counts from a random TF network with known edges (see the module docstring).
 
@@ -113,6 +140,9 @@ def synthetic_grn(
         Standard deviation of the cell-level noise added to each regulatory input.
     seed
         Everything is determined by the seed.
+    knockout
+        TF name → activity it is clamped to (0 = knocked out), with every draw and the
+        response centres of the wild type kept (see the module docstring).
 
     Returns
     -------
@@ -123,9 +153,20 @@ def synthetic_grn(
 
     if n_tfs < 4 or n_genes <= n_tfs or n_cells < n_cell_types:
         raise ValueError("need n_tfs ≥ 4, n_genes > n_tfs and n_cells ≥ n_cell_types")
-    rng = np.random.default_rng(seed)
     n_master = n_master or max(2, n_tfs // 5)
     tfs = [f"TF{i + 1:02d}" for i in range(n_tfs)]
+    clamp = {str(k): float(v) for k, v in (knockout or {}).items()}
+    unknown = sorted(set(clamp) - set(tfs))
+    if unknown:
+        raise ValueError(f"knockout names unknown TFs: {', '.join(unknown)}")
+    responses: list[tuple[np.ndarray, np.ndarray]] | None = None
+    if clamp:
+        wild = synthetic_grn(n_cells, n_tfs, n_genes, n_cell_types=n_cell_types,
+                             n_master=n_master, dispersion=dispersion,
+                             mean_library=mean_library, noise=noise, seed=seed)
+        responses = wild.responses
+    used: list[tuple[np.ndarray, np.ndarray]] = []
+    rng = np.random.default_rng(seed)
     targets = [f"G{i + 1:04d}" for i in range(n_genes - n_tfs)]
 
     # Master-regulator states: distinct on/off patterns, at least one master on per type.
@@ -143,20 +184,33 @@ def synthetic_grn(
     activity[:, :n_master] = np.clip(levels[cell_type] + rng.normal(0, 0.05, (n_cells, n_master)),
                                      0, 1)
 
+    def clamped(i: int) -> None:
+        if tfs[i] in clamp:
+            activity[:, i] = clamp[tfs[i]]
+
+    for i in range(n_master):
+        clamped(i)
+
     index = {name: i for i, name in enumerate(tfs)}
     tf2tf = _edges(rng, tfs[n_master:], lambda t: tfs[:index[t]], "tf2tf")
     for tf in tfs[n_master:]:
         e = tf2tf[tf2tf["target"] == tf]
         parents = [index[s] for s in e["source"]]
         u = activity[:, parents] @ e["weight"].to_numpy()
-        activity[:, index[tf]] = _respond(rng, u[:, None], noise)[:, 0]
+        fixed = responses[len(used)] if responses is not None else None
+        value, pair = _respond(rng, u[:, None], noise, fixed)
+        used.append(pair)
+        activity[:, index[tf]] = value[:, 0]
+        clamped(index[tf])
 
     tf2gene = _edges(rng, targets, lambda t: tfs, "tf2gene")
     target_activity = np.zeros((n_cells, len(targets)))
     w = np.zeros((n_tfs, len(targets)))
     tgt_index = {g: j for j, g in enumerate(targets)}
     w[tf2gene["source"].map(index), tf2gene["target"].map(tgt_index)] = tf2gene["weight"]
-    target_activity = _respond(rng, activity @ w, noise)
+    fixed = responses[len(used)] if responses is not None else None
+    target_activity, pair = _respond(rng, activity @ w, noise, fixed)
+    used.append(pair)
 
     # Rates: base × (floor + activity); TF mRNA tracks the TF's own activity.
     expression = np.hstack([activity, target_activity])
@@ -176,8 +230,10 @@ def synthetic_grn(
     adata.uns["true_network"] = pd.concat([tf2tf, tf2gene], ignore_index=True)
     adata.uns["simulation"] = {"n_cells": n_cells, "n_tfs": n_tfs, "n_genes": n_genes,
                                "n_cell_types": n_cell_types, "n_master": n_master,
-                               "dispersion": dispersion, "noise": noise, "seed": seed}
-    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=activity)
+                               "dispersion": dispersion, "noise": noise, "seed": seed,
+                               "knockout": dict(clamp)}
+    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=activity,
+                        mean=mean, responses=used)
 
 
 def load_synthetic_grn() -> AnnData:
