@@ -27,11 +27,15 @@ def weight_histograms(edges: pd.DataFrame, *, bins: int = 60) -> go.Figure:
 
 
 def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | None = None,
-                         seed: int = 0, height: int = 560) -> go.Figure:
+                         seed: int = 0, height: int = 560,
+                         node_values: dict[str, float] | None = None,
+                         value_name: str = "value", title: str | None = None) -> go.Figure:
     """Interactive graph of the given edges around ``tf``.
 
     Node size grows with out-degree (within ``edges``); TFs are diamonds, genes circles, the
-    chosen TF is highlighted. Edge colour is the sign (red activation, blue repression), edge
+    chosen TF is highlighted (thick outline when ``node_values`` colour the nodes: then each
+    node's colour is its value on a diverging scale centred at 0, e.g. a TF's Δz₂). Edge
+    colour is the sign (red activation, blue repression), edge
     opacity the |weight|. Edges are drawn as two line traces (one per sign), so thousands of
     edges stay responsive.
     """
@@ -65,14 +69,22 @@ def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | N
     colour = np.where(np.array(nodes) == tf, "#FF7F0E", np.where(is_tf, "#54A24B", "#9D9D9D"))
     hover = [f"{v}<br>{'TF' if v in tf_names else 'gene'} · out-degree {out_deg.get(v, 0)}"
              for v in nodes]
+    marker = {"size": size, "color": colour, "symbol": np.where(is_tf, "diamond", "circle"),
+              "line": {"width": 0.5, "color": "#333"}}
+    if node_values is not None:
+        vals = np.array([float(node_values.get(v, 0.0)) for v in nodes])
+        lim = float(np.abs(vals).max()) or 1.0
+        hover = [f"{h}<br>{value_name} {x:+.4g}" for h, x in zip(hover, vals)]
+        marker.update(color=vals, colorscale="RdBu_r", cmin=-lim, cmax=lim,
+                      colorbar={"title": value_name, "thickness": 12},
+                      line={"width": np.where(np.array(nodes) == tf, 3.0, 0.5), "color": "#333"})
     show_labels = len(nodes) <= 60
     fig.add_trace(go.Scatter(
         x=[pos[v][0] for v in nodes], y=[pos[v][1] for v in nodes],
         mode="markers+text" if show_labels else "markers", text=nodes if show_labels else None,
         textposition="top center", hovertext=hover, hoverinfo="text", name="nodes",
-        marker={"size": size, "color": colour, "symbol": np.where(is_tf, "diamond", "circle"),
-                "line": {"width": 0.5, "color": "#333"}}, showlegend=False))
-    fig.update_layout(template=TEMPLATE, height=height, title=f"Neighbourhood of {tf} "
+        marker=marker, showlegend=False))
+    fig.update_layout(template=TEMPLATE, height=height, title=title or f"Neighbourhood of {tf} "
                       f"({len(edges)} edges, max |w| {max_w:.3g})",
                       xaxis={"visible": False}, yaxis={"visible": False},
                       legend={"orientation": "h", "y": -0.02},

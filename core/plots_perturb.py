@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -62,4 +65,60 @@ def dose_curve(dose: pd.DataFrame, tf: str, gene: str, *, current: float | None 
     fig.update_layout(template=TEMPLATE, title=f"Dose–response: {tf} → {gene}", height=height,
                       margin=_MARGIN, xaxis_title=f"{tf} (unit value)",
                       yaxis_title=f"{gene} (mean x̂, scaled)")
+    return fig
+
+
+def projection_scatter(baseline: np.ndarray, moved: np.ndarray, *, title: str = "",
+                       height: int = 420) -> go.Figure:
+    """All cells' UMAP in grey with the perturbed cells' projected positions on top in colour.
+
+    ``baseline`` is every cell's UMAP (n × 2), ``moved`` the perturbed cells' projected UMAP
+    positions (see :class:`core.analysis.embeddings.KnnProjector`).
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scattergl(x=baseline[:, 0], y=baseline[:, 1], mode="markers",
+                               name="unperturbed", hoverinfo="skip",
+                               marker={"size": 3, "color": "#C8C8C8"}))
+    fig.add_trace(go.Scattergl(x=moved[:, 0], y=moved[:, 1], mode="markers",
+                               name=f"perturbed ({len(moved):,})",
+                               marker={"size": 4, "color": UP, "opacity": 0.8}))
+    fig.update_layout(template=TEMPLATE, title=title or "Perturbed cells in the UMAP",
+                      height=height, margin=_MARGIN,
+                      legend={"orientation": "h", "y": -0.05, "itemsizing": "constant"})
+    fig.update_xaxes(showticklabels=False, title_text="UMAP 1")
+    fig.update_yaxes(showticklabels=False, title_text="UMAP 2")
+    return fig
+
+
+def selected_cells(selection: Any) -> np.ndarray:
+    """Cell indices of a plotly lasso/box selection (``event.selection`` of st.plotly_chart).
+
+    Point indices are per trace when a scatter has one trace per category, so the figure
+    must carry each cell's index as ``customdata`` (see :func:`with_cell_index`).
+    """
+    points = (selection or {}).get("points", []) if isinstance(selection, dict) else getattr(
+        selection, "points", [])
+    out = []
+    for pt in points:
+        cd = pt.get("customdata")
+        if isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if cd is not None:
+            out.append(int(cd))
+    return np.unique(np.asarray(out, dtype=np.int64))
+
+
+def with_cell_index(fig: go.Figure, color: Any) -> go.Figure:
+    """Set each trace's ``customdata`` to the cell indices it draws.
+
+    For figures of :func:`core.plots.embedding_scatter`: categorical colours give one trace per
+    category in the order of the category names, so the cells of a trace are those whose
+    colour equals the trace name.
+    """
+    cats = pd.Series(np.asarray(color)).astype(str).to_numpy()
+    for trace in fig.data:
+        if trace.name is not None and trace.name != "":
+            trace.customdata = np.flatnonzero(cats == trace.name)
+        else:
+            trace.customdata = np.arange(len(cats))
     return fig

@@ -6,9 +6,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.analysis.embeddings import KnnProjector, umap
 from core.analysis.perturb import Perturber, target_index
 from core.analysis.tf_decoder import tf_decoder
-from core.plots_perturb import cascade_bar, delta_heatmap, dose_curve, top_genes_bar
+from core.plots import embedding_scatter
+from core.plots_network import neighbourhood_edges, neighbourhood_figure
+from core.plots_perturb import (
+    cascade_bar,
+    delta_heatmap,
+    dose_curve,
+    projection_scatter,
+    selected_cells,
+    top_genes_bar,
+    with_cell_index,
+)
 from core.training.runs import load_run
 from core.training.tfvae_recipe import load_network
 from core.training.workflows import model_input
@@ -41,12 +52,30 @@ def _targets(run_path: str, _genes: tuple[str, ...]) -> dict:
     return target_index(load_network(load_run(run_path)), _genes)
 
 
+@st.cache_data(max_entries=4, show_spinner="Computing the UMAP of the TF latent…")
+def _umap_tf(run_id: str, _run, _z: np.ndarray) -> np.ndarray:
+    """UMAP of the TF latent μ; stored in the run folder so a restart does not recompute."""
+    if "umap_tf" in _run.arrays and len(_run.arrays["umap_tf"]) == len(_z):
+        return _run.arrays["umap_tf"]
+    coords = umap(_z)
+    _run.save_array("umap_tf", coords)
+    return coords
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _projector(run_id: str, _z: np.ndarray, _coords: np.ndarray) -> KnnProjector:
+    """kNN index on the unperturbed TF latent (built once per run)."""
+    return KnnProjector(_z, _coords, k=15)
+
+
 p = run_safely(lambda: _perturber(str(run.path), f"{ds.token}:{ds.config!r}", ds.adata),
                action="loading the model")
 if p is None:
     st.stop()
 edges = _edges(str(run.path))
 targets = _targets(str(run.path), tuple(p.gene_names))
+umap_tf = _umap_tf(run.id, run, p.z)
+projector = _projector(run.id, p.z, umap_tf)
 TOP_ROWS = 200  # rows of the gene table shown; the CSV has every gene
 
 st.caption("Each TF unit is in its TF's own units (standardised expression the unit was "
@@ -57,7 +86,8 @@ tfs = c1.multiselect("TFs to perturb (type to search)", p.tf_names, default=p.tf
                      key="pert_tfs", max_selections=8)
 group_keys = [k for k in ds.label_options if k in ds.adata.obs]
 with c2:
-    scope = st.radio("Cells", ["all", "one group"], horizontal=True, key="pert_scope")
+    scope = st.radio("Cells", ["all", "one group", "selection on the UMAP"], horizontal=True,
+                     key="pert_scope")
     group_key = st.selectbox("Group by", group_keys, key="pert_group_key",
                              index=group_keys.index(ds.label_key) if ds.label_key in group_keys
                              else 0) if group_keys else None
@@ -66,7 +96,15 @@ with c2:
     group = st.selectbox("Group", sorted(set(labels)), key="pert_group",
                          disabled=scope != "one group")
 cells = np.flatnonzero(labels == group) if scope == "one group" else None
-st.caption("UMAP lasso selection of cells is not available yet: use a group.")
+if scope == "selection on the UMAP":
+    fig = with_cell_index(embedding_scatter(
+        umap_tf, labels, title="UMAP of the TF latent (μ): lasso or box-select the cells",
+        color_name=group_key or "", height=420), labels)
+    event = st.plotly_chart(fig, width="stretch", key="pert_umap", on_select="rerun",
+                            selection_mode=("lasso", "box"))
+    cells = selected_cells(event.selection)
+    if len(cells) == 0:
+        st.info("Draw a lasso (or a box) around cells on the UMAP to perturb them.")
 
 
 def _set(tf: str, preset: str | None) -> None:
@@ -115,7 +153,8 @@ def explorer() -> None:
     # the full table only when its CSV is downloaded.
     table = res.gene_table(targets, top=TOP_ROWS)
     st.session_state["pert_last_result"] = res
-    where = f"{group_key} = {group}" if cells is not None else "all cells"
+    where = ("all cells" if cells is None else "the UMAP selection"
+             if scope == "selection on the UMAP" else f"{group_key} = {group}")
     desc = ", ".join(f"{t} → {v:.2f}" for t, (_, v) in spec.items()) or "no perturbation"
     st.markdown(f"**{desc}** on {where} ({len(res.cells):,} cells)")
 
@@ -150,6 +189,24 @@ def explorer() -> None:
         figure_downloads(fig, "perturb_cascade", key="dl_pert_cascade")
         table_download(casc, f"perturb_cascade_{run.id}", key="dl_pert_casc",
                        label="Cascade (CSV)")
+
+    left, right = st.columns(2, gap="large")
+    with left:
+        moved = projector(p.perturbed_z(spec, res.cells))
+        fig = projection_scatter(umap_tf, moved, title="Perturbed cells projected into the "
+                                 "UMAP (mean position of 15 nearest unperturbed cells)")
+        st.plotly_chart(fig, width="stretch", key="pert_projection")
+        figure_downloads(fig, "perturb_projection", key="dl_pert_projection")
+    with right:
+        if tfs:
+            tf2tf = edges[edges["layer"] == "tf2tf"]
+            dz2 = dict(zip(casc["tf"], casc["dz2"]))
+            fig = neighbourhood_figure(
+                neighbourhood_edges(tf2tf, tfs[0], max_edges=300), tfs[0],
+                tf_names=set(p.tf_names), node_values=dz2, value_name="Δz₂", height=420,
+                title=f"TF cascade around {tfs[0]}: node colour = Δz₂")
+            st.plotly_chart(fig, width="stretch", key="pert_cascade_graph")
+            figure_downloads(fig, f"perturb_cascade_graph_{tfs[0]}", key="dl_pert_casc_graph")
 
     if tfs:
         st.subheader("Dose–response")

@@ -25,3 +25,57 @@ def umap(embedding: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.5,
     reducer = umap_learn.UMAP(n_neighbors=min(n_neighbors, len(embedding) - 1),
                               min_dist=min_dist, random_state=seed, n_components=2)
     return reducer.fit_transform(np.asarray(embedding, dtype=np.float32)).astype(np.float32)
+
+
+class KnnProjector:
+    """Place new points into an existing 2-D embedding by their nearest reference points.
+
+    The neighbour index on the reference latent is built once; each call then costs one
+    k-nearest-neighbour query. A new point lands at the mean embedding position of its ``k``
+    nearest reference points in latent space (Euclidean), so a point identical to a reference
+    point lands on that point's coordinates when ``k=1``. Used instead of
+    ``umap.UMAP.transform`` because it is fast enough to run on every slider move.
+
+    Parameters
+    ----------
+    reference_latent
+        Reference cells × latent dims (e.g. the unperturbed TF μ).
+    reference_coords
+        Reference cells × 2 (their UMAP).
+    k
+        Neighbours averaged per new point (capped at the number of reference cells).
+    """
+
+    def __init__(self, reference_latent: np.ndarray, reference_coords: np.ndarray, *,
+                 k: int = 15):
+        from sklearn.neighbors import NearestNeighbors
+
+        reference_latent = np.asarray(reference_latent, dtype=np.float32)
+        self.coords = np.asarray(reference_coords, dtype=np.float32)
+        if len(reference_latent) != len(self.coords):
+            raise ValueError("reference_latent and reference_coords need the same rows.")
+        self.k = int(max(1, min(k, len(reference_latent))))
+        self.index = NearestNeighbors(n_neighbors=self.k).fit(reference_latent)
+
+    def __call__(self, new_latent: np.ndarray) -> np.ndarray:
+        """``(n_new, 2)`` embedding positions of ``new_latent`` (n_new × latent dims)."""
+        new_latent = np.asarray(new_latent, dtype=np.float32)
+        if len(new_latent) == 0:
+            return np.zeros((0, self.coords.shape[1]), dtype=np.float32)
+        idx = self.index.kneighbors(new_latent, return_distance=False)
+        return self.coords[idx].mean(axis=1).astype(np.float32)
+
+
+def project_onto(reference_latent: np.ndarray, reference_coords: np.ndarray,
+                 new_latent: np.ndarray, *, k: int = 15) -> np.ndarray:
+    """Project ``new_latent`` into the embedding of the reference cells (kNN mean position).
+
+    One-shot form of :class:`KnnProjector` (build it once instead when projecting repeatedly).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_new, 2)`` positions: the mean ``reference_coords`` of each new point's ``k``
+        nearest reference points in latent space.
+    """
+    return KnnProjector(reference_latent, reference_coords, k=k)(new_latent)
