@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,15 @@ def _table(at):
     return _frame(at, "baseline")
 
 
+def _figure(at, title_part: str) -> dict:
+    """The plotly figure (as JSON) whose title contains ``title_part``."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        if title_part in str(spec["layout"].get("title", {}).get("text", "")):
+            return spec
+    raise AssertionError(f"no figure titled …{title_part}…")
+
+
 def test_slider_changes_the_top_genes(app):
     tf = app.multiselect(key="pert_tfs").value[0]
     before = _table(app)
@@ -57,6 +67,13 @@ def test_slider_changes_the_top_genes(app):
     assert not app.exception, [e.value for e in app.exception]
     ko = _table(app)
     assert (ko["delta"].abs() > 0).any()
+    proj = _figure(app, "projected into the UMAP")
+    n_cells = len(proj["data"][0]["x"])
+    assert len(proj["data"][1]["x"]) == n_cells                  # every cell perturbed
+    cascade = _figure(app, f"TF cascade around {tf}")
+    nodes = next(t for t in cascade["data"] if t.get("name") == "nodes")
+    colour = dict(zip(nodes["text"], nodes["marker"]["color"]))
+    assert colour[tf] != 0                                       # the knocked-out TF moved
     lo, hi = app.slider(key=f"pert_val_{tf}").min, app.slider(key=f"pert_val_{tf}").max
     app.slider(key=f"pert_val_{tf}").set_value(hi).run()
     moved = _table(app)
@@ -82,3 +99,14 @@ def test_group_scenarios_and_compare(app):
     table = _frame(app, "B_minus_A")
     assert {"delta_A", "delta_B", "B_minus_A"} <= set(table.columns)
     assert table["B_minus_A"].abs().max() > 0
+
+
+def test_umap_selection_scope_shows_the_lasso_umap(app):
+    app.radio(key="pert_scope").set_value("selection on the UMAP").run()
+    assert not app.exception, [e.value for e in app.exception]
+    umap = _figure(app, "lasso or box-select")
+    index = sorted(i for t in umap["data"] for i in t["customdata"])
+    assert index == list(range(sum(len(t["x"]) for t in umap["data"])))   # each cell once
+    assert any("Draw a lasso" in i.value for i in app.info)
+    proj = _figure(app, "projected into the UMAP")
+    assert len(proj["data"][1]["x"]) == 0                        # nothing selected yet
