@@ -81,12 +81,12 @@ def projection_scatter(baseline: np.ndarray, moved: np.ndarray, *, title: str = 
                                marker={"size": 3, "color": "#C8C8C8"}))
     fig.add_trace(go.Scattergl(x=moved[:, 0], y=moved[:, 1], mode="markers",
                                name=f"perturbed ({len(moved):,})",
-                               marker={"size": 4, "color": UP, "opacity": 0.8}))
+                               marker={"size": 4, "color": UP, "opacity": 0.6}))
     fig.update_layout(template=TEMPLATE, title=title or "Perturbed cells in the UMAP",
                       height=height, margin=_MARGIN,
-                      legend={"orientation": "h", "y": -0.05, "itemsizing": "constant"})
-    fig.update_xaxes(showticklabels=False, title_text="UMAP 1")
-    fig.update_yaxes(showticklabels=False, title_text="UMAP 2")
+                      legend={"orientation": "h", "y": -0.02, "itemsizing": "constant"})
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     return fig
 
 

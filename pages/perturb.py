@@ -193,9 +193,10 @@ def explorer() -> None:
     left, right = st.columns(2, gap="large")
     with left:
         moved = projector(p.perturbed_z(spec, res.cells))
-        fig = projection_scatter(umap_tf, moved, title="Perturbed cells projected into the "
-                                 "UMAP (mean position of 15 nearest unperturbed cells)")
+        fig = projection_scatter(umap_tf, moved, title="Perturbed cells projected into the UMAP")
         st.plotly_chart(fig, width="stretch", key="pert_projection")
+        st.caption("Each perturbed cell sits at the mean UMAP position of the 15 unperturbed "
+                   "cells nearest to its perturbed TF latent; grey: all cells unperturbed.")
         figure_downloads(fig, "perturb_projection", key="dl_pert_projection")
     with right:
         if tfs:
