@@ -70,3 +70,24 @@ def test_slider_moves_the_top_gene_chart(perturb_server, page, artifacts_dir):
     wait_idle(page)
     page.wait_for_timeout(1500)
     save_screenshot(page, artifacts_dir, "perturb_page_synthetic")
+    # Cells by a selection on the UMAP: drag over the plot (lasso or box, whichever is active).
+    page.get_by_text("selection on the UMAP").click()
+    wait_idle(page)
+    page.get_by_text("Draw a lasso").wait_for()
+    umap = page.locator("[data-testid='stPlotlyChart']").filter(
+        has_text="lasso or box-select").first
+    umap.scroll_into_view_if_needed()
+    box = umap.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1
+    x1, y1 = box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.9
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1)):
+        page.mouse.move(x, y, steps=10)
+    page.mouse.up()
+    page.get_by_text("on the UMAP selection").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("Draw a lasso").count() == 0
+    page.wait_for_timeout(1500)
+    save_screenshot(page, artifacts_dir, "perturb_page_umap_selection")
