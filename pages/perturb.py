@@ -103,6 +103,7 @@ if scope == "selection on the UMAP":
     event = st.plotly_chart(fig, width="stretch", key="pert_umap", on_select="rerun",
                             selection_mode=("lasso", "box"))
     cells = selected_cells(event.selection)
+    cells = cells[cells < ds.adata.n_obs]          # a selection left over from another run
     if len(cells) == 0:
         st.info("Draw a lasso (or a box) around cells on the UMAP to perturb them.")
 
