@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 3, "epochs_masked": 1,
-        "epochs_masked_fine": 1, "epochs_vae": 1}
-
-
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
-    from core.data.io import read
-    from core.data.preprocess import PreprocessConfig, preprocess
-    from core.training.tfvae_recipe import train_tfvae
-    from core.training.trainer import TrainConfig
-
-    root = tmp_path_factory.mktemp("runs")
-    ad = preprocess(read("synthetic_grn").adata, PreprocessConfig())
-    train_tfvae(ad, dataset="synthetic_grn", model=FAST, runs_root=root,
-                train=TrainConfig(device="cpu", batch_size=256))
-    return root
-
 
 @pytest.fixture
-def app(runs_dir, monkeypatch) -> AppTest:
-    monkeypatch.setenv("SCVAE_RUNS_DIR", str(runs_dir))
-    monkeypatch.setenv("SCVAE_DEFAULT_DATASET", "synthetic_grn")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/network.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app(open_on_synthetic) -> AppTest:
+    return open_on_synthetic("pages/network.py")
 
 
 def test_summary_browse_and_ranking(app):

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,16 +61,28 @@ def artifacts_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
+@contextmanager
+def running_server(tmp_dir: Path, **env: str) -> Iterator[dict]:
+    """A ``streamlit run`` server for the duration of a ``with`` block (env vars as keywords).
+
+    Yields ``url``, ``startup_seconds``, ``log`` and ``runs`` (the server's runs directory).
+    """
+    proc, url, startup = start_server(tmp_dir, env_extra=env)
+    try:
+        yield {"url": url, "startup_seconds": startup, "log": tmp_dir / "streamlit.log",
+               "runs": tmp_dir / "runs"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("server")
-    proc, url, startup = start_server(tmp)
-    yield {"url": url, "startup_seconds": startup, "log": tmp / "streamlit.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server(tmp_path_factory.mktemp("server")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from conftest import assert_no_exception, save_screenshot, start_server, wait_idle
+from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
 
 
 @pytest.fixture(scope="module")
 def synthetic_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server_net")
-    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "synthetic_grn"})
-    yield {"url": url, "log": tmp / "streamlit.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server(tmp, SCVAE_DEFAULT_DATASET="synthetic_grn") as srv:
+        yield srv
 
 
 def test_train_tfvae_and_browse(synthetic_server, page, artifacts_dir):

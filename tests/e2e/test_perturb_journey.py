@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest
-from conftest import assert_no_exception, save_screenshot, start_server, wait_idle
+from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
 
 FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 2, "epochs_masked": 1,
         "epochs_masked_fine": 1, "epochs_vae": 1}
@@ -24,13 +23,8 @@ def perturb_server(tmp_path_factory):
     ad = preprocess(read("synthetic_grn").adata)
     train_tfvae(ad, dataset="synthetic_grn", model=FAST, runs_root=tmp / "runs",
                 train=TrainConfig(device="cpu", batch_size=256))
-    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "synthetic_grn"})
-    yield {"url": url, "log": tmp / "streamlit.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server(tmp, SCVAE_DEFAULT_DATASET="synthetic_grn") as srv:
+        yield srv
 
 
 def _bar_labels(page) -> str:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from conftest import assert_no_exception, save_screenshot, start_server, wait_idle
+from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
 
 
 @pytest.fixture(scope="module")
 def kang_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server_train")
-    proc, url, _ = start_server(tmp, env_extra={"SCVAE_DEFAULT_DATASET": "kang_pbmc"})
-    yield {"url": url, "runs": tmp / "runs"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server(tmp, SCVAE_DEFAULT_DATASET="kang_pbmc") as srv:
+        yield srv
 
 
 def set_number(page, label: str, value: str) -> None:

@@ -1,0 +1,45 @@
+"""Shared AppTest fixtures: a small trained TF-VAE run on the simulated dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Epochs per recipe phase small enough for a test, large enough for a non-trivial network.
+FAST_TFVAE = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 3, "epochs_masked": 1,
+              "epochs_masked_fine": 1, "epochs_vae": 1}
+
+
+@pytest.fixture(scope="session")
+def tfvae_runs_dir(tmp_path_factory) -> Path:
+    """A runs directory holding one TF-VAE run trained on ``synthetic_grn`` (CPU, seconds)."""
+    from core.data.io import read
+    from core.data.preprocess import PreprocessConfig, preprocess
+    from core.training.tfvae_recipe import train_tfvae
+    from core.training.trainer import TrainConfig
+
+    root = tmp_path_factory.mktemp("tfvae_runs")
+    ad = preprocess(read("synthetic_grn").adata, PreprocessConfig())
+    train_tfvae(ad, dataset="synthetic_grn", model=FAST_TFVAE, runs_root=root,
+                train=TrainConfig(device="cpu", batch_size=256))
+    return root
+
+
+@pytest.fixture
+def open_on_synthetic(tfvae_runs_dir, monkeypatch):
+    """A function ``page -> AppTest``: the app on ``synthetic_grn`` with the TF-VAE run,
+    switched to ``page``, checked free of exceptions."""
+    monkeypatch.setenv("SCVAE_RUNS_DIR", str(tfvae_runs_dir))
+    monkeypatch.setenv("SCVAE_DEFAULT_DATASET", "synthetic_grn")
+
+    def _open(page: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return _open
