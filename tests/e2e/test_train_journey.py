@@ -49,8 +49,10 @@ def test_train_and_embed(kang_server, page, artifacts_dir):
     page.get_by_text("UMAP of the VAE latent").first.wait_for(timeout=120_000)
     page.get_by_text("UMAP of PCA").first.wait_for()
     wait_idle(page)
-    charts = page.locator("[data-testid='stPlotlyChart']")
-    assert charts.count() >= 4  # two UMAPs, metric bars, loss history
+    # Two UMAPs, metric bars and the loss history: charts render one by one, so poll.
+    page.wait_for_function(
+        "document.querySelectorAll(\"[data-testid='stPlotlyChart']\").length >= 4")
+    page.get_by_text("Reconstruction and KL per epoch").first.wait_for()
     assert page.get_by_text("ari_kmeans").count() >= 1
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2600})
