@@ -24,3 +24,14 @@ def toy_h5ad(tmp_path, toy) -> Path:
     path = tmp_path / "toy.h5ad"
     adata.write_h5ad(path)
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one torch thread (small models train faster on a shared CPU)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

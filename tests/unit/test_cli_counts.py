@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import torch
 from count_simulation import simulate_nb
 
 from core.cli import EXIT_USER_ERROR, main
@@ -24,12 +23,7 @@ def counts_h5ad(tmp_path):
     return path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_train_zinb_with_batch_key(counts_h5ad, tmp_path, capsys):

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-import torch
 from count_simulation import simulate_nb
 
 from core.analysis.de import run_differential_expression
@@ -26,12 +25,7 @@ def counts_adata():
     return preprocess(raw, PreprocessConfig(n_top_genes=None))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train(adata, tmp_path, **kwargs):
