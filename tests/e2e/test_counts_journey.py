@@ -48,13 +48,14 @@ def test_train_nb_on_zeisel_and_compute_de(server, page, artifacts_dir):
     except Exception:
         save_screenshot(page, artifacts_dir, "counts_embedding_failed")
         raise
-    assert page.get_by_text("Held-out ELBO per cell").count() == 1
+    page.get_by_text("Held-out ELBO per cell").first.wait_for()
     page.get_by_text("Differential expression and denoised expression").click()
     choose(page, "Group 1", "microglia")
     page.get_by_role("button", name="Compute differential expression").click()
     page.get_by_text("genes with |log Bayes factor| ≥ 3").wait_for(timeout=120_000)
     wait_idle(page)
-    assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
+    page.wait_for_function(  # charts render one by one: poll rather than count once
+        "document.querySelectorAll(\"[data-testid='stPlotlyChart']\").length >= 3")
     assert_no_exception(page)
     save_screenshot(page, artifacts_dir, "counts_embedding_batch")
     page.get_by_test_id("stPlotlyChart").last.scroll_into_view_if_needed()
