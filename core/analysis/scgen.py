@@ -182,22 +182,25 @@ def squared_pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1] ** 2)
 
 
-def r2_of_means(predicted: np.ndarray, real: np.ndarray,
-                genes: Sequence[int] | None = None) -> float:
-    """R² of per-gene means (over cells) of ``predicted`` vs ``real`` (optionally gene subset)."""
-    p, r = _dense(predicted).mean(axis=0), _dense(real).mean(axis=0)
+def _r2_of_gene_stat(stat: str, predicted: np.ndarray, real: np.ndarray,
+                     genes: Sequence[int] | None) -> float:
+    p = getattr(_dense(predicted), stat)(axis=0)
+    r = getattr(_dense(real), stat)(axis=0)
     if genes is not None:
         p, r = p[np.asarray(genes)], r[np.asarray(genes)]
     return squared_pearson(p, r)
+
+
+def r2_of_means(predicted: np.ndarray, real: np.ndarray,
+                genes: Sequence[int] | None = None) -> float:
+    """R² of per-gene means (over cells) of ``predicted`` vs ``real`` (optionally gene subset)."""
+    return _r2_of_gene_stat("mean", predicted, real, genes)
 
 
 def r2_of_variances(predicted: np.ndarray, real: np.ndarray,
                     genes: Sequence[int] | None = None) -> float:
     """R² of per-gene variances (over cells) of ``predicted`` vs ``real``."""
-    p, r = _dense(predicted).var(axis=0), _dense(real).var(axis=0)
-    if genes is not None:
-        p, r = p[np.asarray(genes)], r[np.asarray(genes)]
-    return squared_pearson(p, r)
+    return _r2_of_gene_stat("var", predicted, real, genes)
 
 
 def rank_degs(control: np.ndarray, stimulated: np.ndarray, gene_names: Sequence[str]
