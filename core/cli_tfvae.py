@@ -38,6 +38,9 @@ def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--prior-confidence", default=D["prior_confidence"],
                    help="DoRothEA levels to keep (default %(default)s)")
     g.add_argument("--l1", type=float, default=D["l1"], help="L1 α of phase (b)")
+    g.add_argument("--tf-consistency", type=float, default=D["tf_consistency"],
+                   help="weight of the TF→TF consistency term in phases (b) and (d) "
+                        "(default %(default)s; 0 turns it off)")
     g.add_argument("--align-weight", type=float, default=D["align_weight"],
                    help="weight of the TF-alignment term in phase (e)")
     for phase in ("encoder", "decoder", "masked", "masked_fine", "vae"):
@@ -49,8 +52,8 @@ def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
 def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe settings (overrides of TFVAE_DEFAULTS) given on the command line."""
     keys = ("tf_list", "max_tfs", "mask_sparsity", "mask_source", "prior", "prior_confidence",
-            "l1", "align_weight", "epochs_encoder", "epochs_decoder", "epochs_masked",
-            "epochs_masked_fine", "epochs_vae")
+            "l1", "tf_consistency", "align_weight", "epochs_encoder", "epochs_decoder",
+            "epochs_masked", "epochs_masked_fine", "epochs_vae")
     settings = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if getattr(args, "hidden", None):
         settings["hidden"] = [int(h) for h in str(args.hidden).split(",") if h]

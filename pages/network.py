@@ -69,6 +69,11 @@ with st.expander("Train a TF-VAE", expanded=not has_runs, icon=":material/model_
     prior_upload = c2.file_uploader("Prior CSV (source,target[,sign])", type=["csv", "tsv"],
                                      key="tf_prior_upload") if prior_choice == "upload" else None
     l1 = c3.number_input("L1 α (dense decoder)", 0.0, 1000.0, float(D["l1"]), key="tf_l1")
+    consistency = c3.number_input(
+        "TF→TF consistency weight", 0.0, 100.0, float(D["tf_consistency"]), key="tf_consistency",
+        help="How strongly the TF→TF weights must predict each TF's level from its regulators' "
+             "levels in the decoder phases. 0 turns it off, which leaves TF→TF edges close to "
+             "random on simulated data.")
     cols = st.columns(6)
     epochs = {}
     for col, (phase, label) in zip(cols, (("encoder", "Encoder"), ("decoder", "Dense decoder"),
@@ -91,6 +96,7 @@ def _start() -> None:
         prior = _upload_to_file(prior_upload, Path(prior_upload.name).suffix or ".csv")
     model = {"tf_list": tf_list, "max_tfs": int(max_tfs), "mask_source": mask_source,
              "mask_sparsity": float(sparsity), "prior": prior, "l1": float(l1),
+             "tf_consistency": float(consistency),
              **{f"epochs_{k}": int(v) for k, v in epochs.items()}}
     train = replace(TFVAE_TRAIN_DEFAULTS, device=device)
     from core.device import pick_device

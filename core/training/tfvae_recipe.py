@@ -48,6 +48,7 @@ TFVAE_DEFAULTS: dict[str, Any] = {
     "prior_confidence": "ABC",
     "l1": 10.0,
     "align_weight": 1.0,
+    "tf_consistency": 1.0,      # weight of TFVAE.tf_consistency in phases (b) and (d)
     "epochs_encoder": 30,
     "epochs_decoder": 40,
     "epochs_masked": 20,
@@ -258,10 +259,11 @@ def train_tfvae(
         if res.stopped in ("cancelled", "diverged"):
             raise ConfigError(res.message or f"Training stopped in phase '{name}'.")
 
+    consistency = float(settings["tf_consistency"])
     phase("encoder", settings["epochs_encoder"], train.lr, "encoder", module.encoder_parameters())
     if source != "prior":
         phase("decoder_dense", settings["epochs_decoder"], settings["lr_decoder"], "decoder",
-              module.decoder_parameters(), l1=float(settings["l1"]))
+              module.decoder_parameters(), l1=float(settings["l1"]), consistency=consistency)
         if progress is not None:
             progress.set_phase("masking", 1, f"keeping the top {settings['mask_sparsity']}%")
         tt, tg = _learned_masks(module, float(settings["mask_sparsity"]))
@@ -277,9 +279,9 @@ def train_tfvae(
                             "dataset's genes; check that its symbols match the gene names.")
     module.set_masks(torch.as_tensor(tt), torch.as_tensor(tg))
     phase("decoder_masked", settings["epochs_masked"], 1e-3, "decoder",
-          module.decoder_parameters())
+          module.decoder_parameters(), consistency=consistency)
     phase("decoder_masked_fine", settings["epochs_masked_fine"], 1e-4, "decoder",
-          module.decoder_parameters())
+          module.decoder_parameters(), consistency=consistency)
 
     spec = dict(settings["schedule"])
     schedule = make_schedule(spec.pop("name"), **spec)
