@@ -25,11 +25,11 @@ from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, pr
 from core.training.workflows import data_fingerprint
 
 #: scGen's published architecture: latent 100, two hidden layers of 800, dropout 0.2, KL weight
-#: 5e-5, here **without BatchNorm**. On kang_pbmc (1,975 cells; 5 seeds x 7 held-out types,
-#: gpu sweep recorded in benchmarks/results/scgen_sweep.json) BatchNorm was what held scGen back:
-#: CD4T held out, R² all genes / top-100 DEGs 0.879 / 0.852 with BatchNorm and hidden [512],
-#: 0.951 / 0.935 without it, 0.959 / 0.955 without it at 800-800; mean top-100 over the 7 types
-#: 0.913 ([512]) and 0.940 (800-800) vs 0.847 for the gene-space mean shift. Why was not
+#: 5e-5, here **without BatchNorm**. On kang_pbmc (1,975 cells; 5 seeds x 7 held-out types with
+#: benchmarks/sweeps, results in benchmarks/results/scgen_sweep.json) BatchNorm was what held
+#: scGen back: CD4T held out, R² all genes / top-100 DEGs 0.886 / 0.858 with BatchNorm and hidden
+#: [512], 0.951 / 0.935 without it, 0.959 / 0.955 without it at 800-800; mean top-100 over the 7
+#: types 0.913 ([512]) and 0.940 (800-800) vs 0.847 for the gene-space mean shift. Why was not
 #: isolated; the likely cause is the gap between training on the statistics of batches of 32
 #: cells of mixed type and condition and predicting with the running averages.
 #: (scGen's loss is 0.5·SSE + α·KL and BetaVAE's SSE + β·KL, so β = 5e-5 is half scGen's

@@ -1,0 +1,192 @@
+"""Run a list of settings in parallel worker processes (the GPU machine: no scanpy needed).
+
+Each line of the settings JSON is one run: ``{"kind": "scgen" | "tfvae" | "betavae",
+"seed": S, "device": "cuda" | "cpu", ...}`` plus the kind's own keys (below). Results are
+appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
+
+* ``scgen``: ``holdout``, ``model`` (overrides of SCGEN_DEFAULTS), ``train`` (TrainConfig
+  fields). Scores of scGen and the baselines, as :func:`core.training.scgen.fit_predict`.
+* ``tfvae``: ``data`` (0/1/2, the synthetic network), ``model`` (overrides of
+  TFVAE_DEFAULTS). AUPRC over edge density of TF→TF and TF→gene after the dense decoder,
+  after the masked phases and at the end.
+* ``betavae``: ``data`` (``kang_pbmc``/``zeisel_cortex``), ``input`` (``all``/``hvg``),
+  ``model`` (overrides of BETAVAE_DEFAULTS). KMeans ARI (3 KMeans seeds) of the latent.
+
+    PYTHONPATH=. python benchmarks/sweeps/sweep.py SETTINGS.json OUT.jsonl [WORKERS] [DATA_DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from multiprocessing import Pool
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+DATA = os.environ.get("SWEEP_DATA", "sweep_data")
+
+
+def _scgen(cfg: dict[str, Any]) -> dict[str, Any]:
+    from core.analysis import scgen as sg
+    from core.training import scgen as ts
+
+    d = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)
+    x = d["x"].astype(np.float32)
+    obs = pd.DataFrame({"condition": pd.Categorical(d["condition"]),
+                        "cell_type": pd.Categorical(d["cell_type"])}, index=d["obs_names"])
+    var_names = pd.Index(d["var_names"])
+    degs = pd.read_csv(os.path.join(DATA, "kang_degs.csv"), index_col=[0, 1])
+    table = degs.loc[cfg["holdout"]].reindex(var_names)
+    sg.rank_degs = lambda control, stimulated, names: table  # computed by export.py
+    adata = SimpleNamespace(obs=obs, var_names=var_names, layers={"log1p": x}, X=x,
+                            n_vars=x.shape[1], n_obs=x.shape[0])
+    spec = sg.ScgenSpec("condition", "control", "stimulated", "cell_type", cfg["holdout"])
+    train = replace(ts.SCGEN_TRAIN_DEFAULTS, seed=cfg["seed"], device=cfg.get("device", "cpu"),
+                    **cfg.get("train", {}))
+    res = ts.fit_predict(adata, spec, model=cfg.get("model", {}), train=train, x=x)
+    return {"epochs": res.train.n_epochs_run,
+            "scores": {m: {k: round(v, 4) for k, v in s.items()} for m, s in res.scores.items()}}
+
+
+def _auprc_ratio(weight: np.ndarray, mask: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
+                 sources: list[str], targets: list[str], exclude_self: bool) -> float:
+    from sklearn.metrics import average_precision_score
+
+    si = {s: i for i, s in enumerate(sources)}
+    ti = {t: i for i, t in enumerate(targets)}
+    score = np.abs(weight * mask).T  # rows = sources
+    label = np.zeros_like(score, dtype=bool)
+    for s, t in zip(*truth):
+        if s in si and t in ti:
+            label[si[s], ti[t]] = True
+    valid = np.ones_like(label)
+    if exclude_self:
+        for s, i in si.items():
+            if s in ti:
+                valid[i, ti[s]] = False
+    y = label[valid]
+    return float(average_precision_score(y, score[valid]) / y.mean())
+
+
+def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from core.models.tfvae import TFVAE
+    from core.training.schedules import make_schedule
+    from core.training.tfvae_recipe import TFVAE_DEFAULTS, _learned_masks
+    from core.training.trainer import TrainConfig, fit, split_indices
+
+    d = np.load(os.path.join(DATA, f"syn{cfg.get('data', 0)}.npz"), allow_pickle=True)
+    x, genes, tfs = d["x"], list(d["genes"]), list(d["tfs"])
+    gi = {g: i for i, g in enumerate(genes)}
+    tf_rows = [gi[t] for t in tfs]
+    targets = [g for g in genes if g not in set(tfs)]
+    target_rows = [gi[g] for g in targets]
+    s = {**TFVAE_DEFAULTS, **cfg.get("model", {})}
+    consistency = float(s["tf_consistency"])
+    train = TrainConfig(epochs=1, batch_size=128, lr=1e-3, patience=None, seed=cfg["seed"],
+                        device=cfg.get("device", "cpu"))
+    split = split_indices(len(x), 0.1, cfg["seed"])
+    torch.manual_seed(cfg["seed"])
+    m = TFVAE(x.shape[1], tfs, tf_rows, genes, s["hidden"], tf_dropout=s["tf_dropout"],
+              gene_dropout=s["gene_dropout"])
+
+    def phase(epochs: int, lr: float, stage: str, **kw: Any) -> None:
+        params = m.encoder_parameters() if stage == "encoder" else m.decoder_parameters()
+        if epochs > 0:
+            fit(m, {"x": x}, config=replace(train, epochs=int(epochs), lr=float(lr)),
+                params=params, split=split, loss_kwargs={"stage": stage, **kw})
+
+    out: dict[str, Any] = {}
+
+    def score(tag: str) -> None:
+        tt = (m.tf2tf.weight.detach().cpu().numpy(), m.tf2tf.mask.cpu().numpy())
+        tg = (m.tf2gene.weight.detach().cpu().numpy(), m.tf2gene.mask.cpu().numpy())
+        out[tag] = {
+            "tt": round(_auprc_ratio(*tt, (d["tt_src"], d["tt_tgt"]), tfs, tfs, True), 3),
+            "tg": round(_auprc_ratio(tg[0][target_rows], tg[1][target_rows],
+                                     (d["tg_src"], d["tg_tgt"]), tfs, targets, False), 3)}
+
+    phase(s["epochs_encoder"], 1e-3, "encoder")
+    phase(s["epochs_decoder"], s["lr_decoder"], "decoder", l1=float(s["l1"]),
+          consistency=consistency)
+    score("dense")
+    tt_mask, tg_mask = _learned_masks(m, float(s["mask_sparsity"]))
+    m.set_masks(torch.as_tensor(tt_mask), torch.as_tensor(tg_mask))
+    phase(s["epochs_masked"], 1e-3, "decoder", consistency=consistency)
+    phase(s["epochs_masked_fine"], 1e-4, "decoder", consistency=consistency)
+    score("masked")
+    spec = dict(s["schedule"])
+    schedule = make_schedule(spec.pop("name"), **spec)
+    if s["epochs_vae"] > 0:
+        fit(m, {"x": x}, config=replace(train, epochs=int(s["epochs_vae"])), schedule=schedule,
+            split=split, loss_kwargs={"stage": "vae", "align_weight": float(s["align_weight"])})
+    score("final")
+    return out
+
+
+def _kmeans_ari(z: np.ndarray, labels: np.ndarray) -> float:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    k = len(np.unique(labels))
+    return float(np.mean([adjusted_rand_score(
+        labels, KMeans(k, n_init=10, random_state=s).fit_predict(z)) for s in range(3)]))
+
+
+def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from core.models.vae import BetaVAE
+    from core.training.schedules import make_schedule
+    from core.training.trainer import TrainConfig, encode_mean, fit
+    from core.training.workflows import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS
+
+    d = np.load(os.path.join(DATA, f"bv_{cfg['data']}.npz"), allow_pickle=True)
+    x, labels = d["x"], d["labels"]
+    if cfg.get("input") == "hvg":
+        x = np.ascontiguousarray(x[:, d["hvg"]])
+    s = {**BETAVAE_DEFAULTS, **cfg.get("model", {})}
+    spec = dict(s["schedule"])
+    schedule = make_schedule(spec.pop("name"), **spec)
+    torch.manual_seed(cfg["seed"])
+    m = BetaVAE(x.shape[1], s["n_latent"], s["hidden"], batch_norm=s["batch_norm"],
+                dropout=s["dropout"])
+    train: TrainConfig = replace(BETAVAE_TRAIN_DEFAULTS, seed=cfg["seed"],
+                                 device=cfg.get("device", "cuda"), **cfg.get("train", {}))
+    res = fit(m, {"x": x}, config=train, schedule=schedule)
+    z = encode_mean(m, x, device=res.device)
+    return {"ari": round(_kmeans_ari(z, labels), 4), "epochs": res.n_epochs_run}
+
+
+def run_one(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run one setting; returns it with its results and wall seconds."""
+    import torch
+
+    torch.set_num_threads(int(cfg.get("threads", 1)))
+    t0 = time.time()
+    out = {"scgen": _scgen, "tfvae": _tfvae, "betavae": _betavae}[cfg["kind"]](cfg)
+    return {**cfg, **out, "seconds": round(time.time() - t0, 1)}
+
+
+def main() -> None:
+    settings = json.load(open(sys.argv[1]))
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 12
+    with Pool(workers) as pool, open(sys.argv[2], "a") as fh:
+        for result in pool.imap_unordered(run_one, settings):
+            fh.write(json.dumps(result) + "\n")
+            fh.flush()
+            print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 4:
+        DATA = sys.argv[4]
+    main()
