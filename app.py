@@ -16,12 +16,12 @@ from ui.state import ensure_default_dataset, get_dataset
 st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", layout="wide")
 
 PAGES = [
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
-    st.Page("pages/network.py", title="Network", icon=":material/hub:"),
-    st.Page("pages/perturb.py", title="Perturb", icon=":material/tune:"),
-    st.Page("pages/predict.py", title="Predict stimulation", icon=":material/science:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
+    st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),
+    st.Page("app_pages/perturb.py", title="Perturb", icon=":material/tune:"),
+    st.Page("app_pages/predict.py", title="Predict stimulation", icon=":material/science:"),
 ]
 
 

@@ -97,6 +97,6 @@ def require_dataset() -> LoadedDataset:
     ds = get_dataset()
     if ds is None:
         st.info("No dataset is loaded yet. Load one on the **Data** page.")
-        st.page_link("pages/data.py", label="Go to Data", icon=":material/dataset:")
+        st.page_link("app_pages/data.py", label="Go to Data", icon=":material/dataset:")
         st.stop()
     return ds

@@ -64,7 +64,7 @@ def wait_for_run(at: AppTest, runs: Path, timeout: float = 240) -> Path:
 
 
 def test_count_likelihood_needs_counts_on_kang(app):
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     assert_clean(app)
     assert app.selectbox(key="bv_likelihood").value == "gaussian"
     assert app.selectbox(key="bv_dispersion").disabled
@@ -80,7 +80,7 @@ def test_count_likelihood_needs_counts_on_kang(app):
 
 def test_train_nb_with_batch_then_de(app, tmp_path):
     upload_counts(app)
-    app.switch_page("pages/train.py").run()
+    app.switch_page("app_pages/train.py").run()
     app.selectbox(key="bv_likelihood").select("nb").run()
     assert not app.warning
     assert not app.selectbox(key="bv_dispersion").disabled
@@ -96,7 +96,7 @@ def test_train_nb_with_batch_then_de(app, tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["module"]["likelihood"] == "nb" and config["module"]["hidden"] == [128]
     assert config["data"]["batch_key"] == "lane"
-    app.switch_page("pages/embedding.py").run()
+    app.switch_page("app_pages/embedding.py").run()
     assert_clean(app)
     labels = [m.label for m in app.metric]
     assert "Batch mixing entropy (latent)" in labels and "Held-out ELBO per cell" in labels

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 @pytest.fixture
 def app(open_on_synthetic) -> AppTest:
-    return open_on_synthetic("pages/network.py")
+    return open_on_synthetic("app_pages/network.py")
 
 
 def test_summary_browse_and_ranking(app):

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 @pytest.fixture
 def app(open_on_synthetic) -> AppTest:
-    return open_on_synthetic("pages/perturb.py")
+    return open_on_synthetic("app_pages/perturb.py")
 
 
 def _frame(at, column: str):

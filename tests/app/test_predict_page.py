@@ -29,7 +29,7 @@ def _open(monkeypatch, runs) -> AppTest:
     monkeypatch.setenv("SCVAE_RUNS_DIR", str(runs))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/predict.py")
+    at.switch_page("app_pages/predict.py")
     at.run()
     assert not at.exception, at.exception
     return at

@@ -45,7 +45,7 @@ def wait_for_job(at: AppTest, timeout: float = 240) -> None:
 
 def test_schedule_plot_follows_settings(zeisel_app):
     at = zeisel_app
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception
     at.selectbox(key="bv_schedule").set_value("reference").run()
     at.number_input(key="bv_epochs").set_value(30).run()
@@ -60,7 +60,7 @@ def test_schedule_plot_follows_settings(zeisel_app):
 
 def test_train_then_embedding(zeisel_app, tmp_path):
     at = zeisel_app
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     at.number_input(key="bv_epochs").set_value(3).run()
     at.text_input(key="bv_hidden").set_value("64,32").run()
     at.button(key="bv_start").click().run()
@@ -74,7 +74,7 @@ def test_train_then_embedding(zeisel_app, tmp_path):
     table = at.dataframe[0].value
     assert table["epochs"].tolist() == [3] and 0 <= table["ARI (latent)"][0] <= 1
 
-    at.switch_page("pages/embedding.py").run()
+    at.switch_page("app_pages/embedding.py").run()
     assert not at.exception and not at.error
     metrics = at.dataframe[0].value
     assert list(metrics["metric"])[:2] == ["ari_kmeans", "nmi_kmeans"]

@@ -177,7 +177,7 @@ else:
                           key="train_run_pick")
     if c2.button("Open in Embedding", key="open_embedding", icon=":material/scatter_plot:"):
         st.session_state[SELECTED_RUN_KEY] = chosen
-        st.switch_page("pages/embedding.py")
+        st.switch_page("app_pages/embedding.py")
     with c3.popover("Delete run", icon=":material/delete:"):
         st.write(f"Delete `{chosen}` and its files? This cannot be undone.")
         if st.button("Delete", key="delete_run", type="primary"):

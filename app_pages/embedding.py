@@ -22,7 +22,7 @@ ds = require_dataset()
 run = run_picker(ds, ("betavae", "tfvae"), key="emb_run")
 if run is None:
     st.info("No trained run matches this dataset and its preprocessing yet. Train one first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
 
