@@ -187,7 +187,9 @@ k = st.columns(4)
 k[0].metric("R² all genes (means)", f"{m['r2_all']:.3f}")
 k[1].metric("R² top-100 DEGs", f"{m['r2_top100']:.3f}")
 k[2].metric("R² variances", f"{m['r2_var']:.3f}")
-k[3].metric("Epochs", f"{m.get('n_epochs_run')} ({m.get('stopped')})")
+k[3].metric("Epochs", m.get("n_epochs_run"), help=m.get("message") or str(m.get("stopped", "")),
+            delta=str(m.get("stopped", "")).replace("_", " ") or None, delta_color="off",
+            delta_arrow="off")
 shown = scores.drop(columns=["method"]).rename(columns={
     "title": "method", "r2_all": "R² all genes", "r2_top100": "R² top-100 DEGs",
     "r2_var": "R² variances", "r2_var_top100": "R² variances (top-100)"})

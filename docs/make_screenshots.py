@@ -1,7 +1,13 @@
-"""Regenerate the README screenshots: ``.venv/bin/python docs/make_screenshots.py``.
+"""Regenerate README screenshots: ``.venv/bin/python docs/make_screenshots.py [RUNS_DIR]``.
 
 Starts the app with the e2e harness (a real ``streamlit run`` on a free port, Debian's Chromium)
-and saves one PNG per page under ``docs/screenshots/``.
+on the default dataset (kang_pbmc) and saves ``docs/screenshots/data.png``. Given a runs folder
+holding a TF-VAE and an scGen run on kang_pbmc made with the default settings, for example::
+
+    SCVAE_RUNS_DIR=shots python -m core predict --data kang_pbmc --holdout CD4T --out shots/scgen
+    SCVAE_RUNS_DIR=shots python -m core train --data kang_pbmc --model tfvae --out shots/tfvae
+
+it also saves ``network.png`` and ``predict.png`` showing those runs.
 """
 
 from __future__ import annotations
@@ -20,12 +26,22 @@ OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 1700}
 
 
-def main() -> None:
+def _page_shot(page, url: str, name: str, ready: str) -> None:
+    page.goto(url)
+    wait_idle(page)
+    page.locator(ready).first.wait_for()
+    wait_idle(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(OUT / name))
+
+
+def main(runs: Path | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
+    env = {"SCVAE_RUNS_DIR": str(runs.resolve())} if runs else None
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url, startup = start_server(Path(tmp))
+        proc, url, startup = start_server(Path(tmp), env_extra=env)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -37,12 +53,16 @@ def main() -> None:
                 page.locator("[data-testid='stPlotlyChart'] g.trace.bars").first.wait_for()
                 assert_no_exception(page)
                 page.screenshot(path=str(OUT / "data.png"))
+                if runs:
+                    chart = "[data-testid='stPlotlyChart']"
+                    _page_shot(page, f"{url}/network", "network.png", chart)
+                    _page_shot(page, f"{url}/predict", "predict.png", chart)
                 browser.close()
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    print(f"app ready in {startup:.1f} s; wrote {OUT / 'data.png'}")
+    print(f"app ready in {startup:.1f} s; wrote screenshots under {OUT}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
