@@ -174,7 +174,13 @@ if run.config.get("mode") == "every_type":
     wide = wide[[m for m in METHOD_TITLES if m in wide]].rename(columns=METHOD_TITLES)
     wide.loc["mean"] = wide.mean()
     st.dataframe(wide.style.format("{:.3f}"), width="stretch", key="scgen_per_type_table")
-    table_download(per_type, f"{stem}_per_type", key="dl_scgen_per_type")
+    d = st.columns(3)
+    with d[0]:
+        table_download(per_type, f"{stem}_per_type", key="dl_scgen_per_type")
+    if (run.path / "predicted.npy").is_file():  # older runs kept scores only
+        with d[1]:
+            h5ad_download(lambda: prediction_adata(adata, run), f"{stem}_cells",
+                          key="dl_scgen_all_h5ad", label="Predicted cells, every type (.h5ad)")
     st.stop()
 
 # A single held-out prediction.

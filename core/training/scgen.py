@@ -214,7 +214,10 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
 
     ``spec.holdout`` is ignored. The run's ``per_type.csv`` has one row per (held-out type,
     method) with ``r2_all``, ``r2_top100``, ``r2_var``, ``r2_var_top100``; ``metrics.json``
-    holds the mean of each score per method. Cancelling keeps the types already finished.
+    holds the mean of each score per method. The predictions of every type are stacked in
+    ``predicted.npy`` (one row per control cell of a finished type, in the order of
+    ``holdout_ctrl_idx.npy``; ``holdout_stim_idx.npy`` lists the real stimulated cells), so
+    :func:`prediction_adata` works on this run too. Cancelling keeps the types already finished.
     """
     train = train or replace(SCGEN_TRAIN_DEFAULTS)
     x = sg.log_expression(adata)
@@ -224,6 +227,8 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
     rows: list[dict[str, Any]] = []
     history = []
     settings: dict[str, Any] = {}
+    stacked: dict[str, list[np.ndarray]] = {"predicted": [], "holdout_ctrl_idx": [],
+                                            "holdout_stim_idx": []}
     for t in types:
         if cancel is not None and cancel.is_set():
             break
@@ -233,6 +238,9 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
         if res.train.stopped == "cancelled":
             break
         history.append(res.train.history)
+        stacked["predicted"].append(res.predicted)
+        stacked["holdout_ctrl_idx"].append(res.split.holdout_ctrl_idx)
+        stacked["holdout_stim_idx"].append(res.split.holdout_stim_idx)
         for method, s in res.scores.items():
             rows.append({"holdout": t, "method": method, **s,
                          "n_epochs_run": res.train.n_epochs_run})
@@ -247,6 +255,7 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
                      dataset, "every_type")
     path = Path(run_dir) if run_dir else new_run_dir("scgen", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=pd.concat(history, ignore_index=True),
+             arrays={k: np.concatenate(v) for k, v in stacked.items()},
              tables={"per_type": per_type})
     return load_run(path)
 
@@ -254,8 +263,11 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
 def prediction_adata(adata: Any, run: Run) -> Any:
     """AnnData of the held-out type's control, real stimulated and predicted cells stacked.
 
-    ``obs['group']`` is ``control``/``real stimulated``/``predicted``; X is log-normalised;
-    ``uns['scgen']`` holds the spec and the scores. Builds a new object (``adata`` untouched).
+    ``obs['group']`` is ``control``/``real stimulated``/``predicted`` and the cell-type column
+    of the run's spec holds each cell's type (a predicted cell has its control cell's type); X
+    is log-normalised; ``uns['scgen']`` holds the spec and the scores. For a "predict every
+    cell type" run the rows cover every finished type. Builds a new object (``adata``
+    untouched).
     """
     import anndata
 
@@ -269,6 +281,10 @@ def prediction_adata(adata: Any, run: Run) -> Any:
              + [f"{adata.obs_names[i]}-pred" for i in ctrl])
     obs = pd.DataFrame({"group": pd.Categorical(groups, categories=[
         "control", "real stimulated", "predicted"])}, index=names)
+    type_key = run.config.get("spec", {}).get("cell_type_key")
+    if type_key in adata.obs:
+        types = adata.obs[type_key].astype(str).to_numpy()
+        obs[type_key] = pd.Categorical(np.concatenate([types[ctrl], types[stim], types[ctrl]]))
     out = anndata.AnnData(X=np.vstack([x[ctrl], x[stim], pred]).astype(np.float32), obs=obs,
                           var=pd.DataFrame(index=adata.var_names.copy()))
     scores = {k: v for k, v in run.metrics.items() if isinstance(v, (int, float, str))}

@@ -78,3 +78,13 @@ def test_saved_runs_are_shown_with_scores_and_figures(monkeypatch, tmp_path, kan
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table.index) == ["B", "NK", "mean"]
+    n_buttons = len(at.get("download_button"))
+    # A run that kept every type's predictions also offers them as one .h5ad.
+    arrays = {k: run.arrays[k] for k in ("predicted", "holdout_ctrl_idx", "holdout_stim_idx")}
+    save_run(runs / "zzzz-every2", config=config, metrics={"types": ["B", "NK"],
+             "complete": True}, history=pd.DataFrame(), tables={"per_type": per_type},
+             arrays=arrays)
+    at.session_state[SELECTED_RUN_KEY] = "zzzz-every2"
+    at.run()
+    assert not at.exception
+    assert len(at.get("download_button")) == n_buttons + 1

@@ -177,6 +177,16 @@ def test_predict_every_type_scores_each_type(tmp_path):
     assert sorted(table["holdout"].unique()) == ["A", "B", "C"]
     assert set(table["method"]) == set(sg.METHODS)
     assert run.metrics["complete"] is True
+    # Every type's predictions are kept: one row per control cell, each type once.
+    ctrl = run.arrays["holdout_ctrl_idx"]
+    assert run.arrays["predicted"].shape == (len(ctrl), ad.n_vars)
+    assert sorted(ctrl) == sorted(np.flatnonzero(ad.obs["cond"] == "ctrl"))
+    assert sorted(run.arrays["holdout_stim_idx"]) == sorted(
+        np.flatnonzero(ad.obs["cond"] == "stim"))
+    pa = tsg.prediction_adata(ad, run)
+    counts = pa.obs.groupby(["group", "type"], observed=True).size()
+    assert counts["predicted"].to_dict() == counts["control"].to_dict() == {
+        "A": 12, "B": 12, "C": 12}
 
 
 def test_cli_predict_writes_metrics_and_rejects_bad_holdout(tmp_path, capsys):
