@@ -55,29 +55,10 @@ def _scgen(cfg: dict[str, Any]) -> dict[str, Any]:
             "scores": {m: {k: round(v, 4) for k, v in s.items()} for m, s in res.scores.items()}}
 
 
-def _auprc_ratio(weight: np.ndarray, mask: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
-                 sources: list[str], targets: list[str], exclude_self: bool) -> float:
-    from sklearn.metrics import average_precision_score
-
-    si = {s: i for i, s in enumerate(sources)}
-    ti = {t: i for i, t in enumerate(targets)}
-    score = np.abs(weight * mask).T  # rows = sources
-    label = np.zeros_like(score, dtype=bool)
-    for s, t in zip(*truth):
-        if s in si and t in ti:
-            label[si[s], ti[t]] = True
-    valid = np.ones_like(label)
-    if exclude_self:
-        for s, i in si.items():
-            if s in ti:
-                valid[i, ti[s]] = False
-    y = label[valid]
-    return float(average_precision_score(y, score[valid]) / y.mean())
-
-
 def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
 
+    from core.analysis.network import edge_recovery, edges_from_module
     from core.models.tfvae import TFVAE
     from core.training.schedules import make_schedule
     from core.training.tfvae_recipe import TFVAE_DEFAULTS, _learned_masks
@@ -88,7 +69,8 @@ def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
     gi = {g: i for i, g in enumerate(genes)}
     tf_rows = [gi[t] for t in tfs]
     targets = [g for g in genes if g not in set(tfs)]
-    target_rows = [gi[g] for g in targets]
+    truth = {layer: pd.DataFrame({"source": d[f"{key}_src"], "target": d[f"{key}_tgt"]})
+             for layer, key in (("tf2tf", "tt"), ("tf2gene", "tg"))}
     s = {**TFVAE_DEFAULTS, **cfg.get("model", {})}
     consistency = float(s["tf_consistency"])
     train = TrainConfig(epochs=1, batch_size=128, lr=1e-3, patience=None, seed=cfg["seed"],
@@ -107,12 +89,11 @@ def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     def score(tag: str) -> None:
-        tt = (m.tf2tf.weight.detach().cpu().numpy(), m.tf2tf.mask.cpu().numpy())
-        tg = (m.tf2gene.weight.detach().cpu().numpy(), m.tf2gene.mask.cpu().numpy())
-        out[tag] = {
-            "tt": round(_auprc_ratio(*tt, (d["tt_src"], d["tt_tgt"]), tfs, tfs, True), 3),
-            "tg": round(_auprc_ratio(tg[0][target_rows], tg[1][target_rows],
-                                     (d["tg_src"], d["tg_tgt"]), tfs, targets, False), 3)}
+        edges = edges_from_module(m)
+        out[tag] = {short: round(edge_recovery(
+            edges[edges["layer"] == layer], truth[layer], sources=tfs,
+            targets=tfs if layer == "tf2tf" else targets)["auprc_over_density"], 3)
+            for short, layer in (("tt", "tf2tf"), ("tg", "tf2gene"))}
 
     phase(s["epochs_encoder"], 1e-3, "encoder")
     phase(s["epochs_decoder"], s["lr_decoder"], "decoder", l1=float(s["l1"]),
