@@ -126,6 +126,16 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def open_app_page(page, url: str, dataset: str, nav: str, heading: str) -> None:
+    """Open the app, wait for ``dataset`` to be loaded (app.py's first run, which sets up
+    st.navigation), then click ``nav`` in the sidebar and wait for the page's ``heading``."""
+    page.goto(url)
+    wait_idle(page)
+    page.get_by_text(dataset).first.wait_for()
+    page.get_by_test_id("stSidebarNav").get_by_text(nav, exact=True).click()
+    page.get_by_role("heading", name=heading).wait_for()
+
+
 def assert_no_exception(page) -> None:
     """Fail if Streamlit shows an exception element anywhere on the page."""
     n = page.locator("[data-testid='stException']").count()

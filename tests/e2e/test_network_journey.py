@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
+from conftest import (
+    assert_no_exception,
+    open_app_page,
+    running_server,
+    save_screenshot,
+    wait_idle,
+)
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +20,7 @@ def synthetic_server(tmp_path_factory):
 
 
 def test_train_tfvae_and_browse(synthetic_server, page, artifacts_dir):
-    page.goto(synthetic_server["url"])
-    wait_idle(page)
-    page.get_by_text("synthetic_grn").first.wait_for()
-    page.get_by_test_id("stSidebarNav").get_by_text("Network").click()
-    page.get_by_role("heading", name="TF network").wait_for()
+    open_app_page(page, synthetic_server["url"], "synthetic_grn", "Network", "TF network")
     page.get_by_label("Encoder epochs").wait_for()
     assert_no_exception(page)
     for label in ("Encoder epochs", "Dense decoder epochs", "Masked (1e-3) epochs",

@@ -6,7 +6,13 @@ import json
 import time
 
 import pytest
-from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
+from conftest import (
+    assert_no_exception,
+    open_app_page,
+    running_server,
+    save_screenshot,
+    wait_idle,
+)
 
 FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 2, "epochs_masked": 1,
         "epochs_masked_fine": 1, "epochs_vae": 1}
@@ -36,11 +42,7 @@ def _bar_labels(page) -> str:
 
 
 def test_slider_moves_the_top_gene_chart(perturb_server, page, artifacts_dir):
-    page.goto(perturb_server["url"])
-    wait_idle(page)
-    page.get_by_text("synthetic_grn").first.wait_for()
-    page.get_by_test_id("stSidebarNav").get_by_text("Perturb").click()
-    page.get_by_role("heading", name="TF perturbation").wait_for()
+    open_app_page(page, perturb_server["url"], "synthetic_grn", "Perturb", "TF perturbation")
     page.locator("[data-testid='stPlotlyChart']").first.locator(".ytick").first.wait_for()
     wait_idle(page)
     assert_no_exception(page)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import assert_no_exception, running_server, save_screenshot, wait_idle
+from conftest import (
+    assert_no_exception,
+    open_app_page,
+    running_server,
+    save_screenshot,
+    wait_idle,
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +27,7 @@ def set_number(page, label: str, value: str) -> None:
 
 
 def test_train_and_embed(kang_server, page, artifacts_dir):
-    page.goto(kang_server["url"])
-    wait_idle(page)
-    # Wait for app.py's first run (st.navigation) before using the sidebar navigation.
-    page.get_by_text("kang_pbmc").first.wait_for()
-    page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
-    page.get_by_role("heading", name="Train").wait_for()
+    open_app_page(page, kang_server["url"], "kang_pbmc", "Train", "Train")
     # The schedule is drawn before training starts.
     page.get_by_text("β per epoch").first.wait_for()
     set_number(page, "Epochs", "4")
