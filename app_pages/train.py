@@ -82,7 +82,9 @@ with left:
     val_fraction = c1.number_input("Validation fraction", 0.0, 0.5, T.val_fraction, 0.05,
                                    key="bv_val")
     patience = c2.number_input("Early-stop patience", 0, 1000, T.patience or 0, key="bv_patience",
-                               help="Epochs without a better validation loss; 0 turns it off.")
+                               help="Epochs without a better validation loss; 0 turns it off. "
+                                    "Epochs are compared at the schedule's largest β, "
+                                    "so warm-up epochs do not win by their small KL weight.")
     device = c3.selectbox("Device", DEVICE_CHOICES, key="bv_device")
     bf16 = c4.checkbox("bf16 (CUDA)", False, key="bv_bf16")
 

@@ -10,7 +10,9 @@ appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
   TFVAE_DEFAULTS). AUPRC over edge density of TF→TF and TF→gene after the dense decoder,
   after the masked phases and at the end.
 * ``betavae``: ``data`` (``kang_pbmc``/``zeisel_cortex``), ``input`` (``all``/``hvg``),
-  ``model`` (overrides of BETAVAE_DEFAULTS). KMeans ARI (3 KMeans seeds) of the latent.
+  ``model`` (overrides of BETAVAE_DEFAULTS), optional ``batch_key`` (``condition``:
+  kang_pbmc's stimulation as a covariate of encoder and decoder). KMeans ARI (3 KMeans
+  seeds) of the latent.
 
     PYTHONPATH=. python benchmarks/sweeps/sweep.py SETTINGS.json OUT.jsonl [WORKERS] [DATA_DIR]
 """
@@ -134,16 +136,20 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
     x, labels = d["x"], d["labels"]
     if cfg.get("input") == "hvg":
         x = np.ascontiguousarray(x[:, d["hvg"]])
+    data: dict[str, Any] = {"x": x}
+    if cfg.get("batch_key"):  # kang_pbmc only: the condition, from the scGen export
+        cond = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)[cfg["batch_key"]]
+        data["batch"] = np.unique(cond, return_inverse=True)[1].astype(np.int64)
     s = {**BETAVAE_DEFAULTS, **cfg.get("model", {})}
     spec = dict(s["schedule"])
     schedule = make_schedule(spec.pop("name"), **spec)
     torch.manual_seed(cfg["seed"])
     m = BetaVAE(x.shape[1], s["n_latent"], s["hidden"], batch_norm=s["batch_norm"],
-                dropout=s["dropout"])
+                dropout=s["dropout"], n_batch=2 if "batch" in data else 0)
     train: TrainConfig = replace(BETAVAE_TRAIN_DEFAULTS, seed=cfg["seed"],
                                  device=cfg.get("device", "cuda"), **cfg.get("train", {}))
-    res = fit(m, {"x": x}, config=train, schedule=schedule)
-    z = encode_mean(m, x, device=res.device)
+    res = fit(m, data, config=train, schedule=schedule)
+    z = encode_mean(m, x, device=res.device, **{k: v for k, v in data.items() if k != "x"})
     return {"ari": round(_kmeans_ari(z, labels), 4), "epochs": res.n_epochs_run}
 
 

@@ -182,6 +182,9 @@ def fit(
         progress.set_phase(phase, config.epochs)
 
     rows: list[dict[str, Any]] = []
+    # Early stopping compares epochs at one β: the largest β of the schedule. With the loss at
+    # the epoch's own β, warm-up epochs (small β, small loss) would always look best.
+    beta_target = max(float(schedule.beta(e)) for e in range(config.epochs))
     best_val, best_epoch, bad_epochs = math.inf, 0, 0
     best_state = _copy_state(module)
     last_good = best_state
@@ -232,7 +235,7 @@ def fit(
                "seconds": time.perf_counter() - start}
         rows.append(row)
         last_good = _copy_state(module)
-        monitor = val_terms.get("loss", train_terms.get("loss", math.nan))
+        monitor = _monitor(val_terms or train_terms, beta, beta_target)
         if progress is not None:
             progress.update(epoch + 1, {"beta": beta, **{k: v for k, v in row.items()
                                                          if k.startswith(("train_", "val_"))}})
@@ -299,6 +302,13 @@ def encode_mean(module: nn.Module, x: np.ndarray | sp.spmatrix, *,
     def fn(m: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return m.encode(batch["x"], **{k: batch[k] for k in extra})[0]
     return predict(module, {"x": x, **extra}, fn, device=device)
+
+
+def _monitor(terms: Mapping[str, float], beta: float, beta_target: float) -> float:
+    """The early-stopping score: the loss with its KL term re-weighted from ``beta`` to
+    ``beta_target``."""
+    loss = terms.get("loss", math.nan)
+    return loss + (beta_target - beta) * terms["kl"] if "kl" in terms else loss
 
 
 def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:

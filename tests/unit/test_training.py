@@ -151,6 +151,23 @@ def test_early_stopping_keeps_best_epoch():
     assert res.best_epoch == int(res.history["val_loss"].idxmin()) + 1
 
 
+def test_early_stopping_compares_epochs_at_the_final_beta():
+    """During a warm-up the loss at the epoch's own β grows with β; the best epoch must be
+    chosen on recon + β_max·KL, never simply the first (smallest-β) epoch."""
+    from core.training.schedules import LinearWarmup
+
+    x, _ = blobs(300, 20)
+    torch.manual_seed(2)  # an initialisation whose loss at each epoch's β is lowest in warm-up
+    m = BetaVAE(20, 4, [32])
+    res = fit(m, {"x": x}, schedule=LinearWarmup(beta_max=20.0, warmup_epochs=20),
+              config=TrainConfig(epochs=60, lr=1e-2, patience=5, device="cpu", seed=0))
+    h = res.history
+    at_max = h["val_recon"] + 20.0 * h["val_kl"]
+    assert res.best_epoch == int(at_max.idxmin()) + 1
+    assert int(h["val_loss"].idxmin()) + 1 < 20  # the loss at each epoch's β favours warm-up
+    assert res.best_epoch > 20  # after the warm-up, where β = 20 is actually trained for
+
+
 def test_nan_loss_stops_and_keeps_last_good_weights():
     class Exploding(BetaVAE):
         calls = 0
