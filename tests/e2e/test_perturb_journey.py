@@ -48,18 +48,25 @@ def test_slider_moves_the_top_gene_chart(perturb_server, page, artifacts_dir):
     assert_no_exception(page)
     page.get_by_role("button", name="Knock-out").first.click()
     wait_idle(page)
-    page.wait_for_timeout(500)
-    before = _bar_labels(page)
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    t0 = time.perf_counter()
-    slider.press("End")  # to the top of the range: a strong over-expression
-    deadline = t0 + 30
-    while _bar_labels(page) == before and time.perf_counter() < deadline:
-        page.wait_for_timeout(20)
-    seconds = time.perf_counter() - t0
-    assert _bar_labels(page) != before, "the top-gene chart did not change"
-    print(json.dumps({"browser_slider_update_seconds": round(seconds, 3)}))
+    # A fragment rerun does not show the running indicator: give the knock-out's update time to
+    # finish so the timing below is one slider move on an idle page, not the tail of the last.
+    page.wait_for_timeout(2000)
+    seconds = []
+    for key in ("End", "Home", "End"):  # top of the range (strong over-expression), bottom, top
+        before = _bar_labels(page)
+        slider = page.get_by_role("slider").first
+        slider.focus()
+        t0 = time.perf_counter()
+        slider.press(key)
+        deadline = t0 + 30
+        while _bar_labels(page) == before and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        seconds.append(time.perf_counter() - t0)
+        assert _bar_labels(page) != before, f"the top-gene chart did not change ({key})"
+        wait_idle(page)
+        page.wait_for_timeout(2000)
+    print(json.dumps({"browser_slider_update_seconds": [round(s, 3) for s in seconds],
+                      "median": round(sorted(seconds)[1], 3)}))
     wait_idle(page)
     assert_no_exception(page)
     page.set_viewport_size({"width": 1440, "height": 2600})
