@@ -43,6 +43,8 @@ class TrainConfig:
         Cells held out for validation and early stopping (0 disables both).
     patience
         Stop after this many epochs without a better validation loss (``None``: never).
+        Epochs are compared at the schedule's largest β (recon + β_max·KL), and the best
+        epoch's weights are kept.
     seed
         Seeds the split, initialisation, batch order and sampling.
     device
