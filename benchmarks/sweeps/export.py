@@ -6,7 +6,8 @@ sweeps read these arrays instead of the datasets. Writes into ``DIR`` (default
 
 * ``kang.npz`` (log-normalised, for scGen) and ``kang_degs.csv`` (scanpy Wilcoxon per type);
 * ``syn{0,1,2}.npz``: scaled ``synthetic_grn`` networks with their true edges;
-* ``bv_kang_pbmc.npz``, ``bv_zeisel_cortex.npz``: scaled X, HVG flags and labels.
+* ``bv_kang_pbmc.npz``, ``bv_zeisel_cortex.npz``: scaled X, HVG flags, normalised
+  dispersions (to rank genes) and labels.
 
     PYTHONPATH=. python benchmarks/sweeps/export.py [DIR]
 """
@@ -65,7 +66,10 @@ def main(out: Path) -> None:
         ad = preprocess(read(name).adata)
         hvg = (ad.var["highly_variable"].to_numpy(bool) if "highly_variable" in ad.var
                else np.ones(ad.n_vars, bool))
+        disp = (ad.var["dispersions_norm"].to_numpy(float) if "dispersions_norm" in ad.var
+                else np.zeros(ad.n_vars))
         np.savez_compressed(out / f"bv_{name}.npz", x=_dense(model_input(ad)), hvg=hvg,
+                            dispersion=np.nan_to_num(disp, nan=-np.inf),
                             labels=ad.obs[DATASETS[name].label_key].astype(str).values)
     print(f"wrote {sorted(p.name for p in out.iterdir())}")
 
