@@ -15,7 +15,8 @@ appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
   on the N genes of highest normalised dispersion instead), optional ``corrupt``
   (``{"dropout": p}`` zeroes a fraction p of the encoder's input entries while training,
   ``{"noise": s}`` adds N(0, s²); the reconstruction target stays the clean input). KMeans ARI
-  (3 KMeans seeds) of the latent, PCA's on the same input, the active latent units and the\n  5-fold accuracy of a 15-NN classifier on each space.
+  (3 KMeans seeds) of the latent, PCA's on the same input, the active latent units and the
+  5-fold accuracy of a 15-NN classifier on each space.
 
     PYTHONPATH=. python benchmarks/sweeps/sweep.py SETTINGS.json OUT.jsonl [WORKERS] [DATA_DIR]
 """
