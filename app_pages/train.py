@@ -54,13 +54,18 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     counts = count_options(ds)
     st.subheader("Model")
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns([1, 1.4, 1, 1])
     n_latent = c1.number_input("Latent dims", 2, 256, BETAVAE_DEFAULTS["n_latent"],
                                key="bv_latent")
     hidden_txt = c2.text_input("Encoder layers", ",".join(map(str, BETAVAE_DEFAULTS["hidden"])),
                                key="bv_hidden", help="Decoder mirrors them.")
     dropout = c3.number_input("Dropout", 0.0, 0.9, BETAVAE_DEFAULTS["dropout"], 0.05,
-                              key="bv_dropout")
+                              key="bv_dropout", help="In every hidden layer.")
+    input_dropout = c4.number_input(
+        "Input dropout", 0.0, 0.9, float(BETAVAE_DEFAULTS["input_dropout"]), 0.05,
+        key="bv_input_dropout",
+        help="Denoising: while training, this fraction of the encoder's input values is set "
+             "to 0; the model still reconstructs the full input.")
     c1, c2, c3 = st.columns(3)
     batch_norm = c1.checkbox("BatchNorm", BETAVAE_DEFAULTS["batch_norm"], key="bv_batchnorm")
     has_hvg = "highly_variable" in ds.adata.var and not ds.adata.var["highly_variable"].all()
@@ -133,7 +138,8 @@ start = st.button("Train β-VAE", type="primary", key="bv_start", icon=":materia
 
 def _start() -> bool:
     model = {"n_latent": int(n_latent), "hidden": _hidden_layers(hidden_txt),
-             "dropout": float(dropout), "batch_norm": bool(batch_norm),
+             "dropout": float(dropout), "input_dropout": float(input_dropout),
+             "batch_norm": bool(batch_norm),
              "hvg_weight": float(hvg_weight) if has_hvg else 1.0, "free_bits": float(free_bits),
              **counts.model}
     train = replace(T, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),

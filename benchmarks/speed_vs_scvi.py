@@ -44,7 +44,8 @@ def ours(adata: Any, likelihood: str, epochs: int, hidden: list[int] | None = No
         settings = {**settings, "hidden": hidden}
     inputs = model_inputs(adata, model_input(adata), likelihood=likelihood)
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
-                     dropout=settings["dropout"], likelihood=likelihood)
+                     dropout=settings["dropout"], input_dropout=settings["input_dropout"],
+                     likelihood=likelihood)
     config = replace(BETAVAE_TRAIN_DEFAULTS, epochs=epochs, patience=None, device="cpu")
     result = fit(module, inputs.data, config=config)
     return {"likelihood": likelihood, "hidden": settings["hidden"], "epochs": epochs,

@@ -68,6 +68,9 @@ def _run_betavae(args: argparse.Namespace, adata, dataset: str):
         model["hidden"] = [int(h) for h in args.hidden.split(",")]
     if args.hvg_weight:
         model["hvg_weight"] = args.hvg_weight
+    for key in ("dropout", "input_dropout"):
+        if getattr(args, key) is not None:
+            model[key] = getattr(args, key)
     extra = getattr(args, "betavae_model_overrides", None)
     if callable(extra):
         model.update(extra(args))
@@ -104,6 +107,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", default=None, help="encoder widths, e.g. 1024,512,256")
     p.add_argument("--hvg-weight", type=float, default=None,
                    help="reconstruction weight of highly variable genes")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="betavae: dropout in every hidden layer")
+    p.add_argument("--input-dropout", type=float, default=None,
+                   help="betavae: fraction of input values zeroed while training (denoising)")
     p.add_argument("--beta-schedule", choices=["constant", "linear", "reference", "cyclical"],
                    default=None)
     p.add_argument("--beta", type=float, default=None, help="β (constant) or β max")

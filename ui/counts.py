@@ -48,6 +48,7 @@ def _apply_likelihood_defaults() -> None:
     defaults = model_defaults(st.session_state.get("bv_likelihood", "gaussian"))
     st.session_state["bv_hidden"] = ",".join(map(str, defaults["hidden"]))
     st.session_state["bv_dropout"] = float(defaults["dropout"])
+    st.session_state["bv_input_dropout"] = float(defaults["input_dropout"])
     schedule = defaults["schedule"]
     st.session_state["bv_schedule"] = schedule["name"]
     st.session_state["bv_beta_max"] = float(schedule["beta_max"])
@@ -66,7 +67,7 @@ def count_options(ds: LoadedDataset) -> CountOptions:
                               help="Gaussian: squared error on processed X. NB / zero-inflated "
                                    "NB: raw UMI counts with the cell's library size (scVI); the "
                                    "encoder reads log1p(counts). Choosing one loads its default "
-                                   "layers, dropout and β.")
+                                   "layers, dropouts and β.")
     batch = c2.selectbox("Batch column", [NO_BATCH, *categorical_columns(ds.adata)],
                          key="bv_batch_key",
                          help="One-hot encoded into encoder and decoder, so the latent "

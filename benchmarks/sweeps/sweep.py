@@ -13,8 +13,8 @@ appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
   ``model`` (overrides of BETAVAE_DEFAULTS), optional ``batch_key`` (``condition``:
   kang_pbmc's stimulation as a covariate of encoder and decoder), optional ``n_hvg`` (train
   on the N genes of highest normalised dispersion instead), optional ``corrupt``
-  (``{"dropout": p}`` zeroes a fraction p of the encoder's input entries while training,
-  ``{"noise": s}`` adds N(0, s²); the reconstruction target stays the clean input). KMeans ARI
+  (``{"dropout": p}``: the model's ``input_dropout`` p; ``{"noise": s}`` adds N(0, s²) to the
+  encoder's input while training; the reconstruction target stays the clean input). KMeans ARI
   (3 KMeans seeds) of the latent, PCA's on the same input, the active latent units and the
   5-fold accuracy of a 15-NN classifier on each space.
 
@@ -136,20 +136,17 @@ def _knn_accuracy(z: np.ndarray, labels: np.ndarray) -> float:
     return float(cross_val_score(KNeighborsClassifier(15), z, labels, cv=5).mean())
 
 
-def _corrupting(base: type, dropout: float = 0.0, noise: float = 0.0) -> type:
-    """A subclass of the β-VAE whose encoder sees a corrupted input while training."""
+def _noisy(base: type, noise: float) -> type:
+    """A subclass of the β-VAE whose encoder sees input + N(0, noise²) while training."""
     import torch
 
-    class Corrupting(base):  # type: ignore[misc, valid-type]
+    class Noisy(base):  # type: ignore[misc, valid-type]
         def encode(self, x: torch.Tensor, batch: torch.Tensor | None = None):  # noqa: ANN202
             if self.training:
-                if dropout:
-                    x = x * (torch.rand_like(x) >= dropout)
-                if noise:
-                    x = x + noise * torch.randn_like(x)
+                x = x + noise * torch.randn_like(x)
             return super().encode(x, batch)
 
-    return Corrupting
+    return Noisy
 
 
 def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -172,12 +169,16 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
         cond = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)[cfg["batch_key"]]
         data["batch"] = np.unique(cond, return_inverse=True)[1].astype(np.int64)
     s = {**BETAVAE_DEFAULTS, **cfg.get("model", {})}
+    corrupt = cfg.get("corrupt", {})
+    if "dropout" in corrupt:  # the sweep's name for what became the model's input_dropout
+        s["input_dropout"] = corrupt["dropout"]
     spec = dict(s["schedule"])
     schedule = make_schedule(spec.pop("name"), **spec)
     torch.manual_seed(cfg["seed"])
-    cls = _corrupting(BetaVAE, **cfg["corrupt"]) if cfg.get("corrupt") else BetaVAE
+    cls = _noisy(BetaVAE, corrupt["noise"]) if corrupt.get("noise") else BetaVAE
     m = cls(x.shape[1], s["n_latent"], s["hidden"], batch_norm=s["batch_norm"],
-                dropout=s["dropout"], n_batch=2 if "batch" in data else 0)
+            dropout=s["dropout"], input_dropout=s["input_dropout"],
+            n_batch=2 if "batch" in data else 0)
     train: TrainConfig = replace(BETAVAE_TRAIN_DEFAULTS, seed=cfg["seed"],
                                  device=cfg.get("device", "cuda"), **cfg.get("train", {}))
     res = fit(m, data, config=train, schedule=schedule,

@@ -32,6 +32,10 @@ class BetaVAE(nn.Module):
         Encoder widths; the decoder mirrors them.
     batch_norm, dropout
         Applied in every hidden block of encoder and decoder.
+    input_dropout
+        Denoising: while training, a random fraction of the encoder's input entries is set to
+        zero (without rescaling); the reconstruction target stays the uncorrupted input. 0 turns
+        it off. Evaluation (``encode`` in eval mode) always sees the full input.
     gene_weights
         Optional per-gene reconstruction weights (e.g. highly variable genes up-weighted);
         saved as a buffer with the state dict.
@@ -60,6 +64,7 @@ class BetaVAE(nn.Module):
         *,
         batch_norm: bool = True,
         dropout: float = 0.0,
+        input_dropout: float = 0.0,
         gene_weights: Sequence[float] | torch.Tensor | None = None,
         likelihood: str = "gaussian",
         n_batch: int = 0,
@@ -72,17 +77,21 @@ class BetaVAE(nn.Module):
             raise ConfigError(f"Unknown dispersion '{dispersion}'; use one of {DISPERSIONS}.")
         if n_batch < 0:
             raise ConfigError("n_batch must be 0 (no batch covariate) or more.")
+        if not 0.0 <= input_dropout < 1.0:
+            raise ConfigError(f"input_dropout must be in [0, 1); got {input_dropout}.")
         hidden = [int(h) for h in hidden]
         self._init_kwargs: dict[str, Any] = {
             "n_input": int(n_input), "n_latent": int(n_latent), "hidden": hidden,
             "batch_norm": bool(batch_norm), "dropout": float(dropout),
-            "likelihood": likelihood, "n_batch": int(n_batch), "dispersion": dispersion,
+            "input_dropout": float(input_dropout), "likelihood": likelihood,
+            "n_batch": int(n_batch), "dispersion": dispersion,
         }
         self.n_input = int(n_input)
         self.n_latent = int(n_latent)
         self.likelihood = likelihood
         self.n_batch = int(n_batch)
         self.dispersion = dispersion
+        self.input_dropout = float(input_dropout)
         # Layers are created in the same order as before batches/counts existed, so a Gaussian
         # model without covariate initialises (and saves) exactly as it always did.
         self.encoder = mlp([n_input + n_batch, *hidden], batch_norm=batch_norm, dropout=dropout)
@@ -137,6 +146,8 @@ class BetaVAE(nn.Module):
         ``x`` is processed expression (Gaussian) or raw counts (NB/ZINB, log1p applied here);
         ``batch`` the integer batch codes when the model has a covariate.
         """
+        if self.training and self.input_dropout > 0:
+            x = x * (torch.rand_like(x, dtype=torch.float32) >= self.input_dropout).to(x.dtype)
         if self.is_count_model:
             x = torch.log1p(x)
         h = self.encoder(self._with_batch(x, self.batch_one_hot(batch, x.shape[0], x.device)))

@@ -73,8 +73,10 @@ def test_count_likelihood_needs_counts_on_kang(app):
     assert any("keeps no raw counts" in w.value for w in app.warning)
     assert app.text_input(key="bv_hidden").value == "128"
     assert app.number_input(key="bv_beta_max").value == 2.0
+    assert app.number_input(key="bv_input_dropout").value == 0.0
     app.selectbox(key="bv_likelihood").select("gaussian").run()
     assert app.text_input(key="bv_hidden").value == "1024,512,256"
+    assert app.number_input(key="bv_input_dropout").value == 0.1
     assert not app.warning
 
 

@@ -63,6 +63,7 @@ def test_train_then_embedding(zeisel_app, tmp_path):
     at.switch_page("app_pages/train.py").run()
     at.number_input(key="bv_epochs").set_value(3).run()
     at.text_input(key="bv_hidden").set_value("64,32").run()
+    at.number_input(key="bv_input_dropout").set_value(0.2).run()
     at.button(key="bv_start").click().run()
     wait_for_job(at)
     assert not at.error and not at.exception
@@ -71,6 +72,8 @@ def test_train_then_embedding(zeisel_app, tmp_path):
     assert len(runs) == 1
     for name in ("config.json", "metrics.json", "history.csv", "model.pt", "latent.npy"):
         assert (runs[0] / name).is_file(), name
+    module = json.loads((runs[0] / "config.json").read_text())["module"]
+    assert module["hidden"] == [64, 32] and module["input_dropout"] == 0.2
     table = at.dataframe[0].value
     assert table["epochs"].tolist() == [3] and 0 <= table["ARI (latent)"][0] <= 1
 

@@ -30,7 +30,8 @@ def test_train_zinb_with_batch_key(counts_h5ad, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--data", str(counts_h5ad), "--likelihood", "zinb", "--batch-key",
                  "lane", "--label-key", "group", "--epochs", "2", "--hidden", "16",
-                 "--latent", "3", "--out", str(out), "--device", "cpu"])
+                 "--latent", "3", "--dropout", "0.2", "--input-dropout", "0.3",
+                 "--out", str(out), "--device", "cpu"])
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "metrics.json").read_text())
@@ -38,6 +39,7 @@ def test_train_zinb_with_batch_key(counts_h5ad, tmp_path, capsys):
     assert printed["batch_mixing_entropy"] == saved["batch_mixing_entropy"]
     config = json.loads((out / "config.json").read_text())
     assert config["module"]["likelihood"] == "zinb" and config["module"]["n_batch"] == 2
+    assert config["module"]["dropout"] == 0.2 and config["module"]["input_dropout"] == 0.3
     assert config["data"]["batch_key"] == "lane"
 
 
@@ -51,6 +53,13 @@ def test_nb_on_log_data_is_a_user_error(counts_h5ad, tmp_path, capsys):
     assert code == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert err.startswith("error:") and "layers['counts']" in err
+
+
+def test_input_dropout_out_of_range_is_a_user_error(counts_h5ad, tmp_path, capsys):
+    code = main(["train", "--data", str(counts_h5ad), "--input-dropout", "1.5", "--epochs", "1",
+                 "--out", str(tmp_path / "r")])
+    assert code == EXIT_USER_ERROR
+    assert "input_dropout must be in [0, 1)" in capsys.readouterr().err
 
 
 def test_unknown_batch_key_is_a_user_error(counts_h5ad, tmp_path, capsys):

@@ -81,6 +81,33 @@ def test_weighted_squared_error_uses_weights():
     assert weighted_squared_error(x, xh, w).tolist() == [13.0, 13.0]
 
 
+def test_input_dropout_corrupts_the_encoder_input_only_while_training():
+    torch.manual_seed(0)
+    m = BetaVAE(200, 3, [16], batch_norm=False, input_dropout=0.5)
+    seen: list[torch.Tensor] = []
+    m.encoder.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().clone()))
+    x = torch.rand(64, 200) + 1.0  # no zeros of its own
+    m.train()
+    torch.manual_seed(1)
+    out = m.loss({"x": x})
+    corrupted = seen[-1]
+    assert 0.45 < float((corrupted == 0).float().mean()) < 0.55
+    assert torch.equal(corrupted[corrupted != 0], x[corrupted != 0])  # kept values unscaled
+    # the same draws again: the reconstruction is scored against the clean x
+    torch.manual_seed(1)
+    mu, logvar = m.encode(x)
+    x_hat = m.decode(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+    assert torch.allclose(out["recon"], weighted_squared_error(x, x_hat).mean())
+    assert not torch.allclose(out["recon"], weighted_squared_error(corrupted, x_hat).mean())
+    m.eval()  # evaluation sees the full input, deterministically
+    mu_a, _ = m.encode(x)
+    mu_b, _ = m.encode(x)
+    assert torch.equal(seen[-1], x) and torch.equal(mu_a, mu_b)
+    assert m.init_kwargs["input_dropout"] == 0.5
+    with pytest.raises(ConfigError, match="input_dropout"):
+        BetaVAE(5, 2, [4], input_dropout=1.0)
+
+
 def test_masked_linear_keeps_masked_weights_zero():
     torch.manual_seed(0)
     mask = (torch.rand(5, 4) > 0.5).float()
