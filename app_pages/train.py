@@ -54,20 +54,19 @@ left, right = st.columns([1, 1], gap="large")
 with left:
     counts = count_options(ds)
     st.subheader("Model")
-    c1, c2, c3, c4 = st.columns([1, 1.4, 1, 1])
+    c1, c2, c3 = st.columns(3)
     n_latent = c1.number_input("Latent dims", 2, 256, BETAVAE_DEFAULTS["n_latent"],
                                key="bv_latent")
     hidden_txt = c2.text_input("Encoder layers", ",".join(map(str, BETAVAE_DEFAULTS["hidden"])),
                                key="bv_hidden", help="Decoder mirrors them.")
     dropout = c3.number_input("Dropout", 0.0, 0.9, BETAVAE_DEFAULTS["dropout"], 0.05,
                               key="bv_dropout", help="In every hidden layer.")
-    input_dropout = c4.number_input(
+    c1, c2, c3 = st.columns(3)
+    input_dropout = c1.number_input(
         "Input dropout", 0.0, 0.9, float(BETAVAE_DEFAULTS["input_dropout"]), 0.05,
         key="bv_input_dropout",
         help="Denoising: while training, this fraction of the encoder's input values is set "
              "to 0; the model still reconstructs the full input.")
-    c1, c2, c3 = st.columns(3)
-    batch_norm = c1.checkbox("BatchNorm", BETAVAE_DEFAULTS["batch_norm"], key="bv_batchnorm")
     has_hvg = "highly_variable" in ds.adata.var and not ds.adata.var["highly_variable"].all()
     hvg_weight = c2.number_input(
         "HVG weight", 1.0, 20.0, float(BETAVAE_DEFAULTS["hvg_weight"]), 0.5, key="bv_hvg_weight",
@@ -76,6 +75,7 @@ with left:
              "without subsetting on the Data page.")
     free_bits = c3.number_input("Free bits (nats/dim)", 0.0, 5.0,
                                 float(BETAVAE_DEFAULTS["free_bits"]), 0.1, key="bv_free_bits")
+    batch_norm = st.checkbox("BatchNorm", BETAVAE_DEFAULTS["batch_norm"], key="bv_batchnorm")
 
     st.subheader("Optimisation")
     c1, c2, c3, c4 = st.columns(4)
