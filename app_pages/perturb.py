@@ -122,6 +122,10 @@ def _touched(tf: str) -> None:
     st.session_state[f"pert_on_{tf}"] = True
 
 
+def _choose_dose_gene() -> None:
+    st.session_state["pert_dose_gene_chosen"] = True
+
+
 def _scenario_table(spec: dict, cells_idx) -> pd.DataFrame:
     return p.apply(spec, cells_idx).gene_table(targets)
 
@@ -216,8 +220,11 @@ def explorer() -> None:
         dose_tf = c1.selectbox("TF", tfs, key="pert_dose_tf")
         shown = table["gene"].tolist()          # the top genes first, then the others
         seen = set(shown)
+        if spec and not st.session_state.get("pert_dose_gene_chosen"):
+            st.session_state["pert_dose_gene"] = shown[0]   # follow the top gene until picked
         gene = c2.selectbox("Gene", shown + [g for g in p.gene_names if g not in seen],
-                            key="pert_dose_gene")
+                            key="pert_dose_gene", on_change=_choose_dose_gene,
+                            help="The most changed gene until you pick one.")
         lo, hi = p.slider_range(dose_tf)
         others = {t: v for t, v in spec.items() if t != dose_tf}
         dose = p.dose_response(dose_tf, gene, np.linspace(lo, hi, 25), cells=cells,

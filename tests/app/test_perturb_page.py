@@ -66,6 +66,13 @@ def test_slider_changes_the_top_genes(app):
     assert moved["gene"].head(5).tolist() != ko["gene"].head(5).tolist() or not (
         moved["delta"].head(5).to_numpy() == ko["delta"].head(5).to_numpy()).all()
     assert lo < hi
+    # the dose-response gene follows the most changed gene until the user picks one
+    assert app.selectbox(key="pert_dose_gene").value == moved["gene"].iloc[0]
+    picked = moved["gene"].iloc[3]
+    app.selectbox(key="pert_dose_gene").select(picked).run()
+    app.button(key=f"pert_ko_{tf}").click().run()
+    assert app.selectbox(key="pert_dose_gene").value == picked
+    assert f"→ {picked}" in _figure(app, "Dose–response")["layout"]["title"]["text"]
     app.button(key=f"pert_reset_{tf}").click().run()
     assert (_table(app)["delta"] == 0).all()
 
