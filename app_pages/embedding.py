@@ -107,7 +107,9 @@ else:
     n_labels = adata.obs[label_key].nunique()
     st.caption(f"Labels `{label_key}` ({n_labels} classes). KMeans with k = {n_labels}, mean ± sd "
                "over 3 seeds; Leiden on a 15-NN graph at the resolution that gives k clusters "
-               "(or yours). Δ = VAE − PCA.")
+               "(or yours); kNN accuracy: 5-fold label accuracy of a 15-nearest-neighbour "
+               "classifier, how well the space keeps the labels apart whatever a clustering "
+               "makes of it. Δ = VAE − PCA.")
     shown = table[["metric", "vae", "vae ± sd", "pca", "pca ± sd", "Δ"]].rename(
         columns={"vae": "VAE latent", "vae ± sd": "VAE sd", "pca": "PCA", "pca ± sd": "PCA sd"})
     styled = shown.style.format(precision=3, na_rep="–").map(

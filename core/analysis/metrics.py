@@ -1,4 +1,4 @@
-"""Clustering quality of an embedding against known labels (ARI, NMI, silhouette)."""
+"""Quality of an embedding against known labels (ARI, NMI, silhouette, kNN label accuracy)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,46 @@ def kmeans_labels(embedding: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
     with threadpool_limits(limits=1, user_api="openmp"):
         return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embedding)
+
+
+def knn_accuracy(embedding: np.ndarray, labels: Sequence[Any], *, n_neighbors: int = 15,
+                 folds: int = 5, max_cells: int = 20_000, seed: int = 0) -> tuple[float, float]:
+    """Cross-validated label accuracy of a k-nearest-neighbour classifier on the embedding.
+
+    How well the space keeps the known labels apart, whatever a clustering then makes of it:
+    each held-out cell gets the majority label of its ``n_neighbors`` nearest training cells.
+
+    Parameters
+    ----------
+    embedding
+        Cells × dims.
+    labels
+        Known label per cell; cells with a missing label are left out.
+    n_neighbors, folds
+        Classifier neighbours and cross-validation folds (shuffled, seeded).
+    max_cells
+        Larger datasets are scored on a seeded random subset of this many cells.
+    seed
+        Seed of the folds and the subset.
+
+    Returns
+    -------
+    mean, sd
+        Accuracy over the folds.
+    """
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    codes, mask = _codes(labels)
+    emb = np.asarray(embedding, dtype=np.float32)[mask]
+    if len(codes) > max_cells:
+        keep = np.random.default_rng(seed).choice(len(codes), max_cells, replace=False)
+        emb, codes = emb[keep], codes[keep]
+    folds = int(min(folds, len(codes)))
+    k = int(min(n_neighbors, len(codes) - -(-len(codes) // folds)))  # ≤ smallest train fold
+    acc = cross_val_score(KNeighborsClassifier(k), emb, codes,
+                          cv=KFold(folds, shuffle=True, random_state=seed))
+    return float(np.mean(acc)), float(np.std(acc))
 
 
 def knn_graph(embedding: np.ndarray, n_neighbors: int = 15):
@@ -103,7 +143,8 @@ def cluster_scores(embedding: np.ndarray, labels: Sequence[Any], *,
     scores, clusters
         ``scores``: ``ari_kmeans``, ``ari_kmeans_std``, ``nmi_kmeans``, ``nmi_kmeans_std``,
         ``ari_leiden``, ``nmi_leiden`` (+ ``_std``), ``leiden_resolution``,
-        ``n_leiden_clusters``, ``silhouette``. ``clusters``: ``kmeans`` and ``leiden`` labels
+        ``n_leiden_clusters``, ``silhouette``, ``knn_accuracy`` (+ ``_std``, see
+        :func:`knn_accuracy`). ``clusters``: ``kmeans`` and ``leiden`` labels
         (first seed) for every cell.
     """
     emb = np.asarray(embedding, dtype=np.float64)
@@ -145,6 +186,7 @@ def cluster_scores(embedding: np.ndarray, labels: Sequence[Any], *,
     sub_codes, _ = _codes(np.asarray(labels, dtype=object)[sample])
     scores["silhouette"] = float(silhouette_score(emb[sample], sub_codes)) if len(
         np.unique(sub_codes)) > 1 else float("nan")
+    scores["knn_accuracy"], scores["knn_accuracy_std"] = knn_accuracy(emb, labels)
     return scores, clusters
 
 
@@ -169,7 +211,8 @@ def metrics_table(metrics: dict[str, float], names: Sequence[str] = ("vae", "pca
     import pandas as pd
 
     rows = []
-    for metric in ("ari_kmeans", "nmi_kmeans", "ari_leiden", "nmi_leiden", "silhouette"):
+    for metric in ("ari_kmeans", "nmi_kmeans", "ari_leiden", "nmi_leiden", "silhouette",
+                   "knn_accuracy"):
         if f"{metric}_{names[0]}" not in metrics:
             continue
         row = {"metric": metric}
