@@ -112,11 +112,16 @@ else:
                "makes of it. Δ = VAE − PCA.")
     shown = table[["metric", "vae", "vae ± sd", "pca", "pca ± sd", "Δ"]].rename(
         columns={"vae": "VAE latent", "vae ± sd": "VAE sd", "pca": "PCA", "pca ± sd": "PCA sd"})
-    styled = shown.style.format(precision=3, na_rep="–").map(
-        lambda v: ("color: #1a7f37; font-weight: 600" if v > 0 else "color: #b42318")
-        if isinstance(v, float) and not np.isnan(v) else "", subset=["Δ"])
+    # Shown as text so that a missing spread reads "–" (st.dataframe shows NaN as "None").
+    numbers = shown.columns[1:]
+    text = shown.assign(**{c: [("–" if pd.isna(v) else f"{v:.3f}") for v in shown[c]]
+                           for c in numbers})
+    styled = text.style.apply(lambda _: [
+        "color: #1a7f37; font-weight: 600" if v > 0 else "color: #b42318" if v < 0 else ""
+        for v in shown["Δ"].fillna(0)], subset=["Δ"])
     c1, c2 = st.columns([1, 1])
-    c1.dataframe(styled, hide_index=True, width="stretch")
+    c1.dataframe(styled, hide_index=True, width="stretch", column_config={
+        c: st.column_config.TextColumn(alignment="right") for c in numbers})
     table_download(shown, f"{run.id}_metrics", key="dl_metrics", label="Metrics (CSV)")
     fig_m = metrics_bars(table, title="VAE latent vs PCA")
     c2.plotly_chart(fig_m, width="stretch", key="metrics_bars")
