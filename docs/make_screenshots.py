@@ -2,12 +2,14 @@
 
 Starts the app with the e2e harness (a real ``streamlit run`` on a free port, Debian's Chromium)
 on the default dataset (kang_pbmc) and saves ``docs/screenshots/data.png``. Given a runs folder
-holding a TF-VAE and an scGen run on kang_pbmc made with the default settings, for example::
+holding a TF-VAE, an scGen and a β-VAE run on kang_pbmc made with the default settings, e.g.
+(pages open on the run whose folder name sorts last, so the β-VAE's comes last)::
 
-    SCVAE_RUNS_DIR=shots python -m core predict --data kang_pbmc --holdout CD4T --out shots/scgen
-    SCVAE_RUNS_DIR=shots python -m core train --data kang_pbmc --model tfvae --out shots/tfvae
+    python -m core train --data kang_pbmc --model tfvae --out shots/1-tfvae
+    python -m core predict --data kang_pbmc --holdout CD4T --out shots/2-scgen
+    python -m core train --data kang_pbmc --label-key cell_type --out shots/3-bvae
 
-it also saves ``network.png`` and ``predict.png`` showing those runs.
+it also saves ``embedding.png``, ``network.png`` and ``predict.png`` showing those runs.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def main(runs: Path | None = None) -> None:
                 page.screenshot(path=str(OUT / "data.png"))
                 if runs:
                     chart = "[data-testid='stPlotlyChart']"
+                    _page_shot(page, f"{url}/embedding", "embedding.png", chart)
                     _page_shot(page, f"{url}/network", "network.png", chart)
                     _page_shot(page, f"{url}/predict", "predict.png", chart)
                 browser.close()
