@@ -33,10 +33,9 @@ def perturb_server(tmp_path_factory):
 
 
 #: Counts the time of every websocket message the page receives (installed before the app loads).
-WS_CLOCK = """(() => { const W = window.WebSocket; window.__wsTimes = [];
-  window.WebSocket = function (...args) { const ws = new W(...args);
-    ws.addEventListener('message', () => window.__wsTimes.push(performance.now())); return ws; };
-  window.WebSocket.prototype = W.prototype; Object.assign(window.WebSocket, W); })();"""
+WS_CLOCK = """(() => { window.__wsTimes = [];
+  window.WebSocket = class extends window.WebSocket { constructor(...args) { super(...args);
+    this.addEventListener('message', () => window.__wsTimes.push(performance.now())); } }; })();"""
 #: The first chart's y labels and bar shapes: what a user sees change.
 BAR_SIGNATURE = """() => { const c = document.querySelector("[data-testid='stPlotlyChart']");
   return [...c.querySelectorAll('.ytick')].map(e => e.textContent).join('|') + '#' +
