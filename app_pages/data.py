@@ -125,9 +125,11 @@ for notice in ds.notices:
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Cell annotations")
-    obs_rows = [{"column": k, "type": v["type"], "categories": v["n_categories"]}
+    obs_rows = [{"column": k, "type": v["type"],   # "–": not categorical (not "None")
+                 "categories": "–" if v["n_categories"] is None else f"{v['n_categories']:,}"}
                 for k, v in summary["obs_columns"].items()]
-    st.dataframe(obs_rows, hide_index=True, width="stretch")
+    st.dataframe(obs_rows, hide_index=True, width="stretch", column_config={
+        "categories": st.column_config.TextColumn(alignment="right")})
     options = ds.label_options
     if options:
         index = options.index(ds.label_key) if ds.label_key in options else 0
@@ -158,7 +160,9 @@ auto = PreprocessConfig().resolved(summary["x_kind"])
 st.caption(
     f"X holds {kind_text[summary['x_kind']]}, so **Auto** means: normalise "
     f"{'on' if auto.normalize else 'off'}, log1p {'on' if auto.log1p else 'off'}, scale "
-    f"{'on' if auto.scale else 'off'}. Raw counts are kept in `layers['counts']`."
+    f"{'on' if auto.scale else 'off'}. "
+    + ("Raw counts are kept in `layers['counts']`." if "counts" in ds.adata.layers else
+       "The data has no raw counts (the NB/ZINB likelihoods need them).")
 )
 cfg = ds.config
 with st.form("pp_form"):

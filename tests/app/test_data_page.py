@@ -52,6 +52,10 @@ def test_starts_on_default_dataset(app):
                for c in app.caption)
     applied = app.session_state["dataset"].adata.uns["preprocess"]
     assert applied["log1p"] is False and applied["x_kind"] == "log-normalized"
+    assert any("The data has no raw counts" in c.value for c in app.caption)
+    obs = next(d.value for d in app.dataframe if "categories" in d.value.columns)
+    obs = obs.set_index("column")
+    assert obs.loc["cell_type", "categories"] == "7" and obs.loc["n_counts", "categories"] == "–"
 
 
 @pytest.mark.parametrize("name,cells,genes,kind,label", [
@@ -77,6 +81,7 @@ def test_load_each_bundled_dataset(app, name, cells, genes, kind, label):
     assert ds.name == name and ds.label_key == label
     if name == "zeisel_cortex":
         assert "counts" in ds.adata.layers  # raw counts kept for the count likelihoods
+        assert any("Raw counts are kept in `layers['counts']`." in c.value for c in app.caption)
 
 
 def test_upload_small_csv(app):
