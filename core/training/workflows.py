@@ -196,7 +196,7 @@ def train_betavae(
     seed_everything(train.seed)
     module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
                      batch_norm=settings["batch_norm"], dropout=settings["dropout"],
-                     input_dropout=float(settings.get("input_dropout", 0.0)),
+                     input_dropout=float(settings["input_dropout"]),
                      gene_weights=weights, likelihood=settings["likelihood"],
                      n_batch=inputs.n_batch, dispersion=settings["dispersion"])
     result = fit(module, inputs.data, config=train, schedule=schedule, progress=progress,
