@@ -126,6 +126,30 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``.
+
+    A rerun that lands while the dropdown is open (a chart finishing, an expander opening)
+    closes it again, so the open-and-pick is retried a few times before failing.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.wait_for()
+    item = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(attempts):
+        wait_idle(page)
+        box.click()
+        try:
+            item.click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+    wait_idle(page)
+
+
 def open_app_page(page, url: str, dataset: str, nav: str, heading: str) -> None:
     """Open the app, wait for ``dataset`` to be loaded (app.py's first run, which sets up
     st.navigation), then click ``nav`` in the sidebar and wait for the page's ``heading``."""

@@ -3,14 +3,8 @@ batch metrics and differential expression on the Embedding page."""
 
 from __future__ import annotations
 
-from conftest import assert_no_exception, save_screenshot, wait_idle
+from conftest import assert_no_exception, choose, save_screenshot, wait_idle
 from playwright.sync_api import expect
-
-
-def choose(page, label: str, option: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
 
 
 def go_to(page, title: str) -> None:
@@ -50,6 +44,7 @@ def test_train_nb_on_zeisel_and_compute_de(server, page, artifacts_dir):
         raise
     page.get_by_text("Held-out ELBO per cell").first.wait_for()
     page.get_by_text("Differential expression and denoised expression").click()
+    page.get_by_text("Posterior samples per group").wait_for()
     choose(page, "Group 1", "microglia")
     page.get_by_role("button", name="Compute differential expression").click()
     page.get_by_text("genes with |log Bayes factor| ≥ 3").wait_for(timeout=120_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import assert_no_exception, save_screenshot, wait_idle
+from conftest import assert_no_exception, choose, save_screenshot, wait_idle
 
 
 def test_app_opens_with_default_dataset(server, page, artifacts_dir):
@@ -24,8 +24,7 @@ def test_app_opens_with_default_dataset(server, page, artifacts_dir):
 def test_switch_to_zeisel(server, page, artifacts_dir):
     page.goto(server["url"])
     wait_idle(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Bundled dataset").click()
-    page.get_by_role("option", name="zeisel_cortex").click()
+    choose(page, "Bundled dataset", "zeisel_cortex")
     page.get_by_role("button", name="Load dataset").click()
     page.get_by_role("heading", name="zeisel_cortex").wait_for()
     page.locator("[data-testid='stMetricValue']", has_text="raw counts").wait_for()
