@@ -30,6 +30,7 @@ from core.device import describe_device, pick_device  # noqa: E402
 from core.models.vae import BetaVAE  # noqa: E402
 from core.training.schedules import Constant  # noqa: E402
 from core.training.trainer import TrainConfig, fit, seed_everything  # noqa: E402
+from core.training.workflows import BETAVAE_DEFAULTS  # noqa: E402
 
 
 def synthetic_csr(n: int, g: int, density: float, seed: int = 0) -> sp.csr_matrix:
@@ -72,7 +73,8 @@ def main() -> None:
     if args.dense:
         x = x.toarray()
     seed_everything(0)
-    module = BetaVAE(args.genes, 10)
+    module = BetaVAE(args.genes, BETAVAE_DEFAULTS["n_latent"], BETAVAE_DEFAULTS["hidden"],
+                     input_dropout=BETAVAE_DEFAULTS["input_dropout"])
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, val_fraction=0.0,
                       patience=None, device=args.device, bf16=args.bf16)
     if device.type == "cuda":

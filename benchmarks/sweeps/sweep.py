@@ -18,6 +18,9 @@ appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
   (3 KMeans seeds) of the latent, PCA's on the same input, the active latent units and the
   5-fold accuracy of a 15-NN classifier on each space (:func:`core.analysis.metrics.knn_accuracy`;
   ``betavae_sweep4.json`` was made with unshuffled stratified folds: up to 0.02 lower).
+  Fifth sweep's options: ``learn_variance`` (a learned variance per gene in the Gaussian
+  reconstruction), ``mixture`` K with ``mixture_var`` (a mixture-of-Gaussians prior with K
+  learned means, optionally learned variances; one-sample KL estimate).
 
     PYTHONPATH=. python benchmarks/sweeps/sweep.py SETTINGS.json OUT.jsonl [WORKERS] [DATA_DIR]
 """
@@ -143,6 +146,68 @@ def _noisy(base: type, noise: float) -> type:
     return Noisy
 
 
+def _learned_variance(base: type) -> type:
+    """A subclass of the β-VAE with a learned variance per gene in the Gaussian reconstruction
+    (Σ_g (x − x̂)²/σ²_g + log σ²_g, which is the squared error when σ²_g = 1)."""
+    import torch
+    from torch import nn
+
+    class LearnedVariance(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.log_var_gene = nn.Parameter(torch.zeros(self.n_input))
+
+        def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
+                 free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+            from core.models.losses import kl_normal
+            x = batch["x"]
+            out = self(x, batch.get("batch"))
+            lv = self.log_var_gene.clamp(-7.0, 7.0)
+            sq = (x - out["x_hat"].float()).pow(2) * torch.exp(-lv) + lv
+            recon = (sq * self.gene_weights).sum(-1).mean()
+            kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
+            return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+    return LearnedVariance
+
+
+def _mixture(base: type, k: int, learn_var: bool) -> type:
+    """A subclass of the β-VAE whose prior is a mixture of ``k`` Gaussians (learned means,
+    optionally learned diagonal variances, equal weights); the KL is a one-sample estimate."""
+    import math
+
+    import torch
+    from torch import nn
+
+    class Mixture(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, **kw)
+            self.prior_mu = nn.Parameter(torch.randn(k, self.n_latent))
+            self.prior_lv = nn.Parameter(torch.zeros(k, self.n_latent),
+                                         requires_grad=learn_var)
+
+        def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
+                 free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+            from core.models.losses import weighted_squared_error
+            x = batch["x"]
+            mu, logvar = self.encode(x, batch.get("batch"))
+            mu, logvar = mu.float(), logvar.float()
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+            x_hat = self.decode(z, batch.get("batch")).float()
+            recon = weighted_squared_error(x, x_hat, self.gene_weights).mean()
+            log_q = -0.5 * (logvar + (z - mu).pow(2) / logvar.exp()
+                            + math.log(2 * math.pi)).sum(-1)
+            plv = self.prior_lv.clamp(-5, 5)
+            d = z[:, None, :] - self.prior_mu[None]
+            log_pk = -0.5 * (plv[None] + d.pow(2) / plv.exp()[None]
+                             + math.log(2 * math.pi)).sum(-1)
+            log_p = torch.logsumexp(log_pk, dim=1) - math.log(k)
+            kl = (log_q - log_p).mean()
+            return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+    return Mixture
+
+
 def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
     import torch
     from sklearn.decomposition import PCA
@@ -171,6 +236,10 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
     schedule = make_schedule(spec.pop("name"), **spec)
     torch.manual_seed(cfg["seed"])
     cls = _noisy(BetaVAE, corrupt["noise"]) if corrupt.get("noise") else BetaVAE
+    if cfg.get("learn_variance"):
+        cls = _learned_variance(cls)
+    if cfg.get("mixture"):
+        cls = _mixture(cls, int(cfg["mixture"]), bool(cfg.get("mixture_var", False)))
     m = cls(x.shape[1], s["n_latent"], s["hidden"], batch_norm=s["batch_norm"],
             dropout=s["dropout"], input_dropout=s["input_dropout"],
             n_batch=2 if "batch" in data else 0)
