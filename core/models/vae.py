@@ -15,7 +15,7 @@ from torch import nn
 
 from core.errors import ConfigError
 from core.models.layers import mlp
-from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, log_nb, log_zinb
+from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, log_nb_sum, log_zinb
 from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
 
 
@@ -198,9 +198,8 @@ class BetaVAE(nn.Module):
         counts = counts.float()
         if self.likelihood == "zinb":
             ll = log_zinb(counts, p["mu"], p["theta"], p["zi_logits"])
-        else:
-            ll = log_nb(counts, p["mu"], p["theta"])
-        return -(ll * self.gene_weights).sum(-1)
+            return -(ll * self.gene_weights).sum(-1)
+        return -log_nb_sum(counts, p["mu"], p["theta"], self.gene_weights)
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
              free_bits: float = 0.0) -> dict[str, torch.Tensor]:
