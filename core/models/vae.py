@@ -15,7 +15,7 @@ from torch import nn
 
 from core.errors import ConfigError
 from core.models.layers import mlp
-from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, log_nb_sum, log_zinb
+from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, log_nb_sum, log_zinb_sum
 from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
 
 
@@ -197,8 +197,7 @@ class BetaVAE(nn.Module):
         p = self.generative(z, library, batch.get("batch"))
         counts = counts.float()
         if self.likelihood == "zinb":
-            ll = log_zinb(counts, p["mu"], p["theta"], p["zi_logits"])
-            return -(ll * self.gene_weights).sum(-1)
+            return -log_zinb_sum(counts, p["mu"], p["theta"], p["zi_logits"], self.gene_weights)
         return -log_nb_sum(counts, p["mu"], p["theta"], self.gene_weights)
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from core.models.likelihoods import log_nb, log_nb_sum, log_zinb
+from core.models.likelihoods import log_nb, log_nb_sum, log_zinb, log_zinb_sum
 
 
 def _random_params(seed: int = 0, n: int = 500):
@@ -90,3 +90,33 @@ def test_log_nb_sum_matches_scipy_and_the_per_entry_gradients(theta_shape):
     unweighted = log_nb_sum(_t(x), _t(mu), _t(th), eps=0.0).numpy()
     np.testing.assert_allclose(unweighted, stats.nbinom.logpmf(
         x, theta, theta / (theta + mu)).sum(-1), rtol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_log_zinb_sum_matches_scipy_and_the_per_entry_gradients(sparse):
+    rng = np.random.default_rng(5)
+    n_cells, n_genes = 5, 30
+    mu = rng.gamma(0.5, 20.0, (n_cells, n_genes)) + 1e-3
+    theta = rng.gamma(1.0, 3.0, (1, n_genes)) + 1e-2
+    logits = rng.normal(-1.0, 2.0, (n_cells, n_genes))
+    x = rng.negative_binomial(theta, theta / (theta + mu)).astype(float)
+    x[:, :8] = 0.0
+    w = rng.uniform(0.5, 3.0, n_genes)
+    pi = 1 / (1 + np.exp(-logits))
+    log_nb_ref = stats.nbinom.logpmf(x, theta, theta / (theta + mu))
+    ref = (np.where(x == 0, np.log(pi + (1 - pi) * np.exp(log_nb_ref)),
+                    np.log1p(-pi) + log_nb_ref) * w).sum(-1)
+    params = [_t(np.log(mu)).requires_grad_(), _t(np.log(theta[0])).requires_grad_(),
+              _t(logits).requires_grad_()]
+
+    def value_and_grads(fast: bool):
+        m, t, lg = params[0].exp(), params[1].exp(), params[2]
+        v = (log_zinb_sum(_t(x), m, t, lg, _t(w), eps=0.0, sparse=sparse) if fast
+             else (log_zinb(_t(x), m, t, lg, eps=0.0) * _t(w)).sum(-1))
+        return v.detach().numpy(), torch.autograd.grad(v.sum(), params)
+
+    fast, fast_grads = value_and_grads(True)
+    np.testing.assert_allclose(fast, ref, rtol=1e-8)
+    _, slow_grads = value_and_grads(False)
+    for a, b in zip(fast_grads, slow_grads, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7, atol=1e-10)
