@@ -20,7 +20,9 @@ appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
   ``betavae_sweep4.json`` was made with unshuffled stratified folds: up to 0.02 lower).
   Fifth sweep's options: ``learn_variance`` (a learned variance per gene in the Gaussian
   reconstruction), ``mixture`` K with ``mixture_var`` (a mixture-of-Gaussians prior with K
-  learned means, optionally learned variances; one-sample KL estimate).
+  learned means, optionally learned variances; one-sample KL estimate). kang_pbmc only:
+  ``target: "log"`` reconstructs the log-normalised (unscaled) expression, and
+  ``encoder_input: "log"`` feeds it to the encoder (PCA then runs on the encoder's input).
 
     PYTHONPATH=. python benchmarks/sweeps/sweep.py SETTINGS.json OUT.jsonl [WORKERS] [DATA_DIR]
 """
@@ -146,6 +148,23 @@ def _noisy(base: type, noise: float) -> type:
     return Noisy
 
 
+def _other_target(base: type) -> type:
+    """A subclass of the β-VAE that reconstructs ``batch["y"]`` instead of its input."""
+    import torch
+
+    class OtherTarget(base):  # type: ignore[misc, valid-type]
+        def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
+                 free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+            from core.models.losses import kl_normal, weighted_squared_error
+            out = self(batch["x"], batch.get("batch"))
+            recon = weighted_squared_error(batch["y"], out["x_hat"].float(),
+                                           self.gene_weights).mean()
+            kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
+            return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
+
+    return OtherTarget
+
+
 def _learned_variance(base: type) -> type:
     """A subclass of the β-VAE with a learned variance per gene in the Gaussian reconstruction
     (Σ_g (x − x̂)²/σ²_g + log σ²_g, which is the squared error when σ²_g = 1)."""
@@ -224,7 +243,14 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
         x = np.ascontiguousarray(x[:, np.argsort(-d["dispersion"])[:int(cfg["n_hvg"])]])
     elif cfg.get("input") == "hvg":
         x = np.ascontiguousarray(x[:, d["hvg"]])
+    if cfg.get("encoder_input") == "log" or cfg.get("target") == "log":  # kang_pbmc only
+        log_x = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)["x"]
+        log_x = log_x.astype(np.float32)
+    if cfg.get("encoder_input") == "log":
+        x = log_x
     data: dict[str, Any] = {"x": x}
+    if cfg.get("target") == "log":
+        data["y"] = log_x
     if cfg.get("batch_key"):  # kang_pbmc only: the condition, from the scGen export
         cond = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)[cfg["batch_key"]]
         data["batch"] = np.unique(cond, return_inverse=True)[1].astype(np.int64)
@@ -238,6 +264,8 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
     cls = _noisy(BetaVAE, corrupt["noise"]) if corrupt.get("noise") else BetaVAE
     if cfg.get("learn_variance"):
         cls = _learned_variance(cls)
+    if cfg.get("target") == "log":
+        cls = _other_target(cls)
     if cfg.get("mixture"):
         cls = _mixture(cls, int(cfg["mixture"]), bool(cfg.get("mixture_var", False)))
     m = cls(x.shape[1], s["n_latent"], s["hidden"], batch_norm=s["batch_norm"],
@@ -247,7 +275,8 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
                                  device=cfg.get("device", "cuda"), **cfg.get("train", {}))
     res = fit(m, data, config=train, schedule=schedule,
               loss_kwargs={"free_bits": float(s["free_bits"])})
-    z = encode_mean(m, x, device=res.device, **{k: v for k, v in data.items() if k != "x"})
+    z = encode_mean(m, x, device=res.device,
+                    **{k: v for k, v in data.items() if k not in ("x", "y")})
     active = int((z.var(0) > 0.01).sum())
     pca = PCA(s["n_latent"], random_state=0).fit_transform(x)
     return {"ari": round(_kmeans_ari(z, labels), 4), "ari_pca": round(_kmeans_ari(pca, labels), 4),
