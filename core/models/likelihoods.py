@@ -52,6 +52,29 @@ def _count_terms_sparse(x: torch.Tensor, sparse: bool | None) -> bool:
     return x.device.type == "cpu" and x.numel() >= SPARSE_MIN_ENTRIES
 
 
+def _sum_setup(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
+               weights: torch.Tensor | None, eps: float
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gene weights (ones when ``None``), θ as a 2-D tensor and log(θ + μ), for the sums."""
+    n_genes = x.shape[-1]
+    w = torch.ones(n_genes, dtype=mu.dtype, device=mu.device) if weights is None else weights
+    theta_2d = theta.reshape(-1, n_genes)
+    return w, theta_2d, torch.log((theta_2d + eps) + mu)
+
+
+def _log_gamma_terms(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """log Γ(x + θ) − log Γ(θ) − log Γ(x + 1): 0 where x = 0."""
+    return torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1)
+
+
+def _at_nonzeros(x: torch.Tensor, theta_2d: torch.Tensor, mask: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows, columns, counts and θ of the entries where ``mask`` holds."""
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    th = theta_2d[rows, cols] if theta_2d.shape[0] != 1 else theta_2d[0, cols]
+    return rows, cols, x[rows, cols], th
+
+
 def log_nb_sum(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
                weights: torch.Tensor | None = None, eps: float = EPS,
                sparse: bool | None = None) -> torch.Tensor:
@@ -84,21 +107,12 @@ def log_nb_sum(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
     torch.Tensor
         ``(cells,)`` weighted sums of the log-probabilities.
     """
-    n_genes = x.shape[-1]
-    w = torch.ones(n_genes, dtype=mu.dtype, device=mu.device) if weights is None else weights
-    theta_2d = theta.reshape(-1, n_genes)
-    per_cell_theta = theta_2d.shape[0] != 1
-    log_theta_mu = torch.log((theta_2d + eps) + mu)
+    w, theta_2d, log_theta_mu = _sum_setup(x, mu, theta, weights, eps)
     total = ((theta_2d * torch.log(theta_2d + eps)) @ w) - ((theta_2d + x) * log_theta_mu) @ w
     if not _count_terms_sparse(x, sparse):
-        bracket = (x * torch.log(mu + eps) + torch.lgamma(x + theta_2d)
-                   - torch.lgamma(theta_2d) - torch.lgamma(x + 1))
-        return total + bracket @ w
-    rows, cols = torch.nonzero(x, as_tuple=True)
-    xv = x[rows, cols]
-    th = theta_2d[rows, cols] if per_cell_theta else theta_2d[0, cols]
-    bracket = (xv * torch.log(mu[rows, cols] + eps) + torch.lgamma(xv + th)
-               - torch.lgamma(th) - torch.lgamma(xv + 1)) * w[cols]
+        return total + (x * torch.log(mu + eps) + _log_gamma_terms(x, theta_2d)) @ w
+    rows, cols, xv, th = _at_nonzeros(x, theta_2d, x != 0)
+    bracket = (xv * torch.log(mu[rows, cols] + eps) + _log_gamma_terms(xv, th)) * w[cols]
     return total + torch.zeros_like(total).index_add(0, rows, bracket)
 
 
@@ -148,26 +162,19 @@ def log_zinb_sum(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
     torch.Tensor
         ``(cells,)`` weighted sums of the log-probabilities.
     """
-    n_genes = x.shape[-1]
-    w = torch.ones(n_genes, dtype=mu.dtype, device=mu.device) if weights is None else weights
-    theta_2d = theta.reshape(-1, n_genes)
-    per_cell_theta = theta_2d.shape[0] != 1
-    log_theta_mu = torch.log((theta_2d + eps) + mu)
+    w, theta_2d, log_theta_mu = _sum_setup(x, mu, theta, weights, eps)
     nb_zero = theta_2d * (torch.log(theta_2d + eps) - log_theta_mu)
     shifted = nb_zero - zi_logits
     case_zero = F.softplus(shifted) - F.softplus(-zi_logits)
     total = case_zero @ w
     if not _count_terms_sparse(x, sparse):
-        extra = (shifted + x * (torch.log(mu + eps) - log_theta_mu) + torch.lgamma(x + theta_2d)
-                 - torch.lgamma(theta_2d) - torch.lgamma(x + 1) - F.softplus(shifted))
+        extra = (shifted + x * (torch.log(mu + eps) - log_theta_mu)
+                 + _log_gamma_terms(x, theta_2d) - F.softplus(shifted))
         return total + torch.where(x > 0.5, extra, torch.zeros_like(extra)) @ w
-    rows, cols = torch.nonzero(x > 0.5, as_tuple=True)
-    xv = x[rows, cols]
-    th = theta_2d[rows, cols] if per_cell_theta else theta_2d[0, cols]
+    rows, cols, xv, th = _at_nonzeros(x, theta_2d, x > 0.5)  # as log_zinb's zero test
     sh = shifted[rows, cols]
     extra = (sh + xv * (torch.log(mu[rows, cols] + eps) - log_theta_mu[rows, cols])
-             + torch.lgamma(xv + th) - torch.lgamma(th) - torch.lgamma(xv + 1)
-             - F.softplus(sh)) * w[cols]
+             + _log_gamma_terms(xv, th) - F.softplus(sh)) * w[cols]
     return total + torch.zeros_like(total).index_add(0, rows, extra)
 
 
