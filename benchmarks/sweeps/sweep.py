@@ -243,17 +243,17 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
         x = np.ascontiguousarray(x[:, np.argsort(-d["dispersion"])[:int(cfg["n_hvg"])]])
     elif cfg.get("input") == "hvg":
         x = np.ascontiguousarray(x[:, d["hvg"]])
-    if cfg.get("encoder_input") == "log" or cfg.get("target") == "log":  # kang_pbmc only
-        log_x = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)["x"]
-        log_x = log_x.astype(np.float32)
+    # kang_pbmc only: log-normalised X and the condition, from the scGen export
+    kang = (np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)
+            if {cfg.get("encoder_input"), cfg.get("target"), cfg.get("batch_key")} - {None}
+            else None)
     if cfg.get("encoder_input") == "log":
-        x = log_x
+        x = kang["x"].astype(np.float32)
     data: dict[str, Any] = {"x": x}
     if cfg.get("target") == "log":
-        data["y"] = log_x
-    if cfg.get("batch_key"):  # kang_pbmc only: the condition, from the scGen export
-        cond = np.load(os.path.join(DATA, "kang.npz"), allow_pickle=True)[cfg["batch_key"]]
-        data["batch"] = np.unique(cond, return_inverse=True)[1].astype(np.int64)
+        data["y"] = kang["x"].astype(np.float32)
+    if cfg.get("batch_key"):
+        data["batch"] = np.unique(kang[cfg["batch_key"]], return_inverse=True)[1].astype(np.int64)
     s = {**BETAVAE_DEFAULTS, **cfg.get("model", {})}
     corrupt = cfg.get("corrupt", {})
     if "dropout" in corrupt:  # the sweep's name for what became the model's input_dropout
