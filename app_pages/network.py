@@ -30,6 +30,7 @@ from core.training.tfvae_recipe import (
     resolve_prior,
     train_tfvae,
 )
+from ui.counts import LIKELIHOOD_NAMES, count_warning
 from ui.downloads import figure_downloads, table_download
 from ui.jobs import active_job, job_outcome, progress_panel, run_picker, runs_for, submit
 from ui.messages import run_safely
@@ -74,6 +75,14 @@ with st.expander("Train a TF-VAE", expanded=not has_runs, icon=":material/model_
         help="How strongly the TF→TF weights must predict each TF's level from its regulators' "
              "levels in the decoder phases. 0 turns it off, which leaves TF→TF edges close to "
              "random on simulated data.")
+    c1, _, _ = st.columns(3)
+    likelihood = c1.selectbox(
+        "Likelihood", list(LIKELIHOOD_NAMES), format_func=LIKELIHOOD_NAMES.get,
+        key="tf_likelihood",
+        help="Gaussian: squared error on scaled expression. NB / ZINB: raw UMI counts; the "
+             "TF→gene layer then gives log-scale effects (a softmax over genes × the cell's "
+             "library size) and the Perturb page reports log2 fold changes.")
+    count_warning(ds, likelihood)
     cols = st.columns(6)
     epochs = {}
     for col, (phase, label) in zip(cols, (("encoder", "Encoder"), ("decoder", "Dense decoder"),
@@ -96,7 +105,7 @@ def _start() -> None:
         prior = _upload_to_file(prior_upload, Path(prior_upload.name).suffix or ".csv")
     model = {"tf_list": tf_list, "max_tfs": int(max_tfs), "mask_source": mask_source,
              "mask_sparsity": float(sparsity), "prior": prior, "l1": float(l1),
-             "tf_consistency": float(consistency),
+             "tf_consistency": float(consistency), "likelihood": likelihood,
              **{f"epochs_{k}": int(v) for k, v in epochs.items()}}
     train = replace(TFVAE_TRAIN_DEFAULTS, device=device)
     from core.device import pick_device
@@ -104,6 +113,10 @@ def _start() -> None:
 
     pick_device(device)
     select_tfs(ds.adata, tf_list, max_tfs=int(max_tfs))  # fail now, with the matched count
+    if likelihood != "gaussian":
+        from core.training.counts import counts_matrix
+
+        counts_matrix(ds.adata)             # fail now when there are no raw counts
     adata, name, label_key = ds.adata, ds.name, ds.label_key
 
     def target(progress, cancel):
@@ -166,9 +179,12 @@ c[1].metric("TF→TF edges", f"{(edges['layer'] == 'tf2tf').sum():,}")
 c[2].metric("TF→gene edges", f"{(edges['layer'] == 'tf2gene').sum():,}")
 c[3].metric("Median r (μ vs TF expression)", f"{m.get('align_median_r', float('nan')):.2f}")
 settings = run.config.get("settings", {})
+likelihood = settings.get("likelihood", "gaussian")
 st.caption(f"Masks: {settings.get('mask_source')} (top {settings.get('mask_sparsity')}% of "
            f"weights when learned) · TF list: {m.get('tf_list', '?')} · prior: "
-           f"{m.get('prior', '?')}")
+           f"{m.get('prior', '?')} · likelihood: {LIKELIHOOD_NAMES.get(likelihood, likelihood)}"
+           + (" (TF→gene weights are changes of log expression per unit of the TF)"
+              if likelihood != "gaussian" else ""))
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.markdown("**Edge weights per layer** (quantiles of the signed weight)")

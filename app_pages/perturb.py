@@ -7,8 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.embeddings import KnnProjector, umap
-from core.analysis.perturb import Perturber, target_index
-from core.analysis.tf_decoder import tf_decoder
+from core.analysis.perturb import Perturber, perturber_for_run, target_index
 from core.plots import embedding_scatter
 from core.plots_network import neighbourhood_edges, neighbourhood_figure
 from core.plots_perturb import (
@@ -22,7 +21,6 @@ from core.plots_perturb import (
 )
 from core.training.runs import load_run
 from core.training.tfvae_recipe import load_network
-from core.training.workflows import model_input
 from ui.downloads import figure_downloads, table_download
 from ui.jobs import run_picker
 from ui.messages import run_safely
@@ -38,7 +36,7 @@ if run is None:
 
 @st.cache_resource(max_entries=4, show_spinner="Encoding the cells…")
 def _perturber(run_path: str, token: str, _adata) -> Perturber:
-    return Perturber(tf_decoder(load_run(run_path).load_module()), model_input(_adata))
+    return perturber_for_run(load_run(run_path), _adata)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -80,7 +78,8 @@ TOP_ROWS = 200  # rows of the gene table shown; the CSV has every gene
 
 st.caption("Each TF unit is in its TF's own units (standardised expression the unit was "
            "trained to track). A slider sets the unit to that value in the chosen cells; the "
-           "decoder propagates it through two TF→TF steps to every gene.")
+           "decoder propagates it through two TF→TF steps to every gene. Gene values are in "
+           f"{p.units}" + (" (Δ is a log2 fold change)." if p.counts else "."))
 c1, c2 = st.columns([3, 2])
 tfs = c1.multiselect("TFs to perturb (type to search)", p.tf_names, default=p.tf_names[:1],
                      key="pert_tfs", max_selections=8)
@@ -165,7 +164,7 @@ def explorer() -> None:
 
     left, right = st.columns([2, 3], gap="large")
     with left:
-        fig = top_genes_bar(res.extremes(10), n=10)
+        fig = top_genes_bar(res.extremes(10), n=10, units=p.units)
         st.plotly_chart(fig, width="stretch", key="pert_bar")
         figure_downloads(fig, "perturb_top_genes", key="dl_pert_bar")
     with right:
@@ -229,7 +228,8 @@ def explorer() -> None:
         others = {t: v for t, v in spec.items() if t != dose_tf}
         dose = p.dose_response(dose_tf, gene, np.linspace(lo, hi, 25), cells=cells,
                                base=others)
-        fig = dose_curve(dose, dose_tf, gene, current=spec.get(dose_tf, (None, None))[1])
+        fig = dose_curve(dose, dose_tf, gene, current=spec.get(dose_tf, (None, None))[1],
+                         units=p.units)
         st.plotly_chart(fig, width="stretch", key="pert_dose")
         figure_downloads(fig, f"dose_{dose_tf}_{gene}", key="dl_pert_dose")
 
@@ -263,7 +263,8 @@ def compare() -> None:
     for col, nm, t, side in ((c1, a, ta, "a"), (c2, b, tb, "b")):
         with col:
             st.caption(saved[nm]["where"])
-            st.plotly_chart(top_genes_bar(t, n=8, title=nm, height=360), width="stretch",
+            st.plotly_chart(top_genes_bar(t, n=8, title=nm, height=360, units=p.units),
+                            width="stretch",
                             key=f"pert_cmp_fig_{side}")
     both = ta[["gene", "delta"]].merge(tb[["gene", "delta"]], on="gene", suffixes=("_A", "_B"))
     both["B_minus_A"] = both["delta_B"] - both["delta_A"]

@@ -33,13 +33,11 @@ def perturb_table(run, adata, spec, *, group_key: str | None = None,
     group_key, group
         With ``group_key`` only: one block per group. With ``group`` too: only those cells.
     """
-    from core.analysis.perturb import Perturber
-    from core.analysis.tf_decoder import tf_decoder
+    from core.analysis.perturb import perturber_for_run
     from core.errors import DataError
     from core.training.tfvae_recipe import load_network
-    from core.training.workflows import model_input
 
-    p = Perturber(tf_decoder(run.load_module()), model_input(adata))
+    p = perturber_for_run(run, adata)
     edges = load_network(run)
     if group_key is not None and group_key not in adata.obs:
         raise DataError(f"obs has no column '{group_key}'; columns: {', '.join(adata.obs)}.")

@@ -55,6 +55,11 @@ def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
             "l1", "tf_consistency", "align_weight", "epochs_encoder", "epochs_decoder",
             "epochs_masked", "epochs_masked_fine", "epochs_vae")
     settings = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    settings["likelihood"] = getattr(args, "likelihood", None) or "gaussian"
+    if getattr(args, "batch_key", None):
+        from core.errors import ConfigError
+        raise ConfigError("--batch-key is not available for the TF-VAE (its decoder has no "
+                          "batch covariate); train it without --batch-key.")
     if getattr(args, "hidden", None):
         settings["hidden"] = [int(h) for h in str(args.hidden).split(",") if h]
     return settings
@@ -64,8 +69,8 @@ def run_tfvae_train(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
     """Train a TF-VAE for ``python -m core train --model tfvae``; returns the saved Run.
 
     Uses the common ``train`` options ``--label-key``, ``--batch-size``, ``--lr``, ``--seed``,
-    ``--device``, ``--bf16``, ``--hidden`` and ``--out``; ``--epochs`` is not used (each phase
-    has its own ``--epochs-<phase>``).
+    ``--device``, ``--bf16``, ``--hidden``, ``--likelihood`` (gaussian, nb, zinb) and ``--out``;
+    ``--epochs`` is not used (each phase has its own ``--epochs-<phase>``).
     """
     from dataclasses import replace
 

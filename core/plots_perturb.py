@@ -15,8 +15,9 @@ _MARGIN = {"l": 40, "r": 20, "t": 50, "b": 40}
 
 
 def top_genes_bar(table: pd.DataFrame, *, n: int = 15, title: str = "Top changed genes",
-                  height: int = 420) -> go.Figure:
-    """Horizontal bars of the ``n`` most up- and ``n`` most down-regulated genes (mean Δ)."""
+                  height: int = 420, units: str = "scaled expression") -> go.Figure:
+    """Horizontal bars of the ``n`` most up- and ``n`` most down-regulated genes (mean Δ);
+    ``units`` names the axis (the Perturber's :attr:`units`)."""
     up = table[table["delta"] > 0].nlargest(n, "delta")
     down = table[table["delta"] < 0].nsmallest(n, "delta")
     shown = pd.concat([down, up]).sort_values("delta")
@@ -25,7 +26,7 @@ def top_genes_bar(table: pd.DataFrame, *, n: int = 15, title: str = "Top changed
                            marker_color=colours,
                            hovertemplate="%{y}: Δ %{x:.4f}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin=_MARGIN,
-                      xaxis_title="mean Δ (scaled expression)", yaxis={"automargin": True})
+                      xaxis_title=f"mean Δ ({units})", yaxis={"automargin": True})
     return fig
 
 
@@ -56,15 +57,16 @@ def cascade_bar(cascade: pd.DataFrame, *, n: int = 20, height: int = 380) -> go.
 
 
 def dose_curve(dose: pd.DataFrame, tf: str, gene: str, *, current: float | None = None,
-               height: int = 340) -> go.Figure:
-    """Mean predicted expression of ``gene`` as ``tf`` is set across its range."""
+               height: int = 340, units: str = "scaled expression") -> go.Figure:
+    """Mean predicted expression of ``gene`` (in ``units``) as ``tf`` is set across its
+    range."""
     fig = go.Figure(go.Scatter(x=dose["value"], y=dose["expression"], mode="lines+markers",
                                line={"color": "#4C78A8"}, name=gene))
     if current is not None:
         fig.add_vline(x=current, line_dash="dot", line_color="#888")
     fig.update_layout(template=TEMPLATE, title=f"Dose–response: {tf} → {gene}", height=height,
                       margin=_MARGIN, xaxis_title=f"{tf} (unit value)",
-                      yaxis_title=f"{gene} (mean x̂, scaled)")
+                      yaxis_title=f"{gene} (mean x̂, {units})")
     return fig
 
 

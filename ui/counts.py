@@ -43,6 +43,14 @@ def has_counts(ds: LoadedDataset) -> bool:
     return "counts" in ds.adata.layers or detect_x_kind(ds.adata.X) == "counts"
 
 
+def count_warning(ds: LoadedDataset, likelihood: str) -> None:
+    """Warn, under a likelihood widget, when a count likelihood meets data without counts."""
+    if likelihood != "gaussian" and not has_counts(ds):
+        st.warning("This dataset keeps no raw counts (X is not counts and there is no "
+                   "layers['counts']): NB/ZINB cannot train on it. Load raw UMI counts or use "
+                   "the Gaussian likelihood.", icon=":material/warning:")
+
+
 def _apply_likelihood_defaults() -> None:
     """On a likelihood change, load that likelihood's defaults into the model and β widgets."""
     defaults = model_defaults(st.session_state.get("bv_likelihood", "gaussian"))
@@ -75,10 +83,7 @@ def count_options(ds: LoadedDataset) -> CountOptions:
     dispersion = c3.selectbox("Dispersion", ["gene", "gene-batch"], key="bv_dispersion",
                               disabled=likelihood == "gaussian",
                               help="Inverse dispersion θ per gene, or per gene and batch.")
-    if likelihood != "gaussian" and not has_counts(ds):
-        st.warning("This dataset keeps no raw counts (X is not counts and there is no "
-                   "layers['counts']): NB/ZINB cannot train on it. Load raw UMI counts or use "
-                   "the Gaussian likelihood.", icon=":material/warning:")
+    count_warning(ds, likelihood)
     return CountOptions(likelihood=likelihood, dispersion=dispersion,
                         batch_key=None if batch == NO_BATCH else batch)
 

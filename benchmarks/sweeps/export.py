@@ -56,6 +56,7 @@ def main(out: Path) -> None:
         ad = preprocess(sim.adata)
         tfs, _ = select_tfs(ad, None, max_tfs=200)
         np.savez_compressed(out / f"syn{seed}.npz", x=_dense(model_input(ad)),
+                            counts=_dense(ad.layers["counts"]),
                             genes=np.array(ad.var_names.astype(str)), tfs=np.array(tfs),
                             tt_src=sim.tf2tf.source.values.astype(str),
                             tt_tgt=sim.tf2tf.target.values.astype(str),

@@ -90,12 +90,16 @@ def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
     split = split_indices(len(x), 0.1, cfg["seed"])
     torch.manual_seed(cfg["seed"])
     m = TFVAE(x.shape[1], tfs, tf_rows, genes, s["hidden"], tf_dropout=s["tf_dropout"],
-              gene_dropout=s["gene_dropout"])
+              gene_dropout=s["gene_dropout"], likelihood=s["likelihood"])
+    data: dict[str, Any] = {"x": x}
+    if m.is_count_model:
+        counts = d["counts"].astype(np.float32)
+        data.update(counts=counts, library=counts.sum(1, keepdims=True))
 
     def phase(epochs: int, lr: float, stage: str, **kw: Any) -> None:
         params = m.encoder_parameters() if stage == "encoder" else m.decoder_parameters()
         if epochs > 0:
-            fit(m, {"x": x}, config=replace(train, epochs=int(epochs), lr=float(lr)),
+            fit(m, data, config=replace(train, epochs=int(epochs), lr=float(lr)),
                 params=params, split=split, loss_kwargs={"stage": stage, **kw})
 
     out: dict[str, Any] = {}
@@ -119,7 +123,7 @@ def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
     spec = dict(s["schedule"])
     schedule = make_schedule(spec.pop("name"), **spec)
     if s["epochs_vae"] > 0:
-        fit(m, {"x": x}, config=replace(train, epochs=int(s["epochs_vae"])), schedule=schedule,
+        fit(m, data, config=replace(train, epochs=int(s["epochs_vae"])), schedule=schedule,
             split=split, loss_kwargs={"stage": "vae", "align_weight": float(s["align_weight"])})
     score("final")
     return out

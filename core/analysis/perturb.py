@@ -2,8 +2,7 @@
 
 Usage::
 
-    dec = tf_decoder(run.load_module())
-    p = Perturber(dec, x)                         # x: the model's input (scaled expression)
+    p = perturber_for_run(run, adata)             # or Perturber(tf_decoder(module), x)
     res = p.apply({"STAT1": ("set", p.presets("STAT1")["knock-out"])})
     res.gene_table()                              # gene, delta, baseline, perturbed
     res.gene_table(target_index(edges, p.gene_names), top=200)   # only the rows shown
@@ -33,6 +32,16 @@ TFs), so moving that TF's own slider reuses it. Everything runs with one torch a
 thread (:func:`limit_threads`, restored afterwards): these products are small, and on a busy
 CPU a second thread made a slider change several times slower.
 
+Count models (NB / ZINB decoder)
+--------------------------------
+There the TF→gene layer gives logits η = W z₂ + b of a softmax over genes, and the results are
+in **log2 of the normalised expression per 10,000 counts**: a cell's value of gene g is
+log2(10⁴ · softmax(η)_g) = (η_g − LSE(η) + ln 10⁴)/ln 2, so Δ is a log2 fold change,
+(W Δz₂ − ΔLSE)_g / ln 2, with one scalar ΔLSE per cell (the change of the softmax's
+normaliser). Every mean over cells stays one product with W plus the mean of ΔLSE, so the
+group means and the dose–response are as cheap as for the Gaussian model; ΔLSE itself needs
+the cells × genes logits of the perturbed cells once per perturbation.
+
 What a TF without outgoing edges can change
 -------------------------------------------
 In :class:`~core.models.tfvae.TFVAE` the TF→TF step is residual, ``h ← h + tanh(BN(W h))``,
@@ -59,6 +68,10 @@ import torch
 from core.errors import ConfigError
 
 MODES = ("set", "shift")
+#: Units of x̂, Δ and baseline: Gaussian models, count models (see the module docstring).
+UNITS = {"gaussian": "scaled expression", "counts": "log2 normalised expression per 10k"}
+_LN2 = float(np.log(2.0))
+_LN_1E4 = float(np.log(1e4))
 OPERATORS = (("+=", "shift", 1.0), ("-=", "shift", -1.0), ("=", "set", 1.0))
 Spec = Mapping[str, tuple[str, float]]
 #: TF → indices of the genes it has a learned edge to (see :func:`target_index`).
@@ -164,6 +177,12 @@ class PerturbResult:
         ``(n_genes, n_tfs)`` masked TF→gene weights (Δx̂ = Δz₂ · weightᵀ).
     baseline
         ``(n_genes,)`` mean baseline x̂ over the selected cells.
+    offset
+        Count models: ``(cells,)`` change of each cell's softmax normaliser ΔLSE (natural
+        log); ``None`` for Gaussian models.
+    scale
+        Factor from the linear model's units to the reported ones (1, or 1/ln 2 for count
+        models, whose results are log2 values).
     """
 
     spec: dict[str, tuple[str, float]]
@@ -176,6 +195,8 @@ class PerturbResult:
     weight: np.ndarray
     baseline: np.ndarray
     threads: int | None = 1
+    offset: np.ndarray | None = None
+    scale: float = 1.0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _memo(self, key: str, make: Any) -> Any:
@@ -190,7 +211,10 @@ class PerturbResult:
             return np.zeros(len(self.gene_names), dtype=np.float32)
         def make() -> np.ndarray:
             with limit_threads(self.threads):
-                return self.weight @ self.dz2.mean(0)
+                delta = self.weight @ self.dz2.mean(0)
+            if self.offset is not None:
+                delta = (delta - np.float32(self.offset.mean())) * np.float32(self.scale)
+            return delta
         return self._memo("mean_delta", make)
 
     def order(self) -> np.ndarray:
@@ -210,7 +234,10 @@ class PerturbResult:
 
     def per_cell(self) -> np.ndarray:
         """``(cells, n_genes)`` Δx̂ of every perturbed cell."""
-        return self.dz2 @ self.weight.T
+        delta = self.dz2 @ self.weight.T
+        if self.offset is not None:
+            delta = (delta - self.offset[:, None]) * np.float32(self.scale)
+        return delta
 
     def _direct(self, rows: np.ndarray, edges: pd.DataFrame | TargetIndex) -> np.ndarray:
         if isinstance(edges, pd.DataFrame):
@@ -276,6 +303,9 @@ class PerturbResult:
         with limit_threads(self.threads):
             means = (onehot @ self.dz2.astype(np.float64)).astype(np.float32)
             delta = means @ self.weight.T
+        if self.offset is not None:
+            shift = (onehot @ self.offset.astype(np.float64)).astype(np.float32)
+            delta = (delta - shift[:, None]) * np.float32(self.scale)
         return pd.DataFrame(delta, index=list(names), columns=self.gene_names)
 
     def cascade(self) -> pd.DataFrame:
@@ -298,7 +328,8 @@ class Perturber:
     decoder
         A :class:`~core.analysis.tf_decoder.TFDecoder` (``tf_decoder(run.load_module())``).
     x
-        The model's input for the cells (scaled expression, cells × genes, dense or CSR).
+        The model's input for the cells (cells × genes, dense or CSR): scaled expression, or
+        the raw counts for a count model (``inputs_for_run(adata, run).encoder_input``).
     batch_size
         Rows per batch when encoding and stepping through the TF layer.
     threads
@@ -324,11 +355,34 @@ class Perturber:
             self.weight = (layer.weight * layer.mask).numpy().astype(np.float32)
             self.bias = (layer.bias.numpy().astype(np.float32) if layer.bias is not None
                          else np.zeros(len(self.gene_names), np.float32))
-        self.baseline_x = decoder.decode_from_tf(self.z, batch_size=batch_size)["x_hat"]
+        self.counts = bool(getattr(self.module, "is_count_model", False))
+        self.units = UNITS["counts" if self.counts else "gaussian"]
+        self.scale = 1.0 / _LN2 if self.counts else 1.0
         # Baseline TF cascade, computed by the same code on the same shape as every perturbed
         # one (see apply), so unchanged cells give bitwise-equal values and Δ exactly 0.
         self.z1, self.z2 = self._steps(self.z)
+        # Count models: each cell's softmax normaliser LSE(W z₂ + b) (natural log).
+        self.lse = self._lse(self.z2) if self.counts else None
+        self.baseline_x = self.expression(decoder.decode_from_tf(self.z, batch_size=batch_size))
         self._all = np.arange(self.z.shape[0])
+
+    def expression(self, decoded: dict[str, np.ndarray]) -> np.ndarray:
+        """``(cells, n_genes)`` x̂ of a :meth:`TFDecoder.decode_from_tf` output, in
+        :attr:`units` (log2 normalised expression per 10k for count models)."""
+        if not self.counts:
+            return decoded["x_hat"]
+        logits = decoded["logits"]
+        lse = _logsumexp_rows(logits)
+        return ((logits - lse[:, None] + _LN_1E4) * self.scale).astype(np.float32)
+
+    @torch.no_grad()
+    def _lse(self, z2: np.ndarray) -> np.ndarray:
+        """LSE over genes of each cell's logits W z₂ + b (count models), ``(cells,)``."""
+        out = np.empty(len(z2), dtype=np.float64)
+        for s in range(0, len(z2), self.batch_size):
+            out[s:s + self.batch_size] = _logsumexp_rows(
+                z2[s:s + self.batch_size] @ self.weight.T + self.bias)
+        return out
 
     # ---- ranges and presets ------------------------------------------------------------------
     def _col(self, tf: str) -> int:
@@ -410,10 +464,22 @@ class Perturber:
             b2 = self.z2[idx]
             baseline = (self.weight @ b2.mean(0) + self.bias if len(idx)
                         else np.zeros(len(self.gene_names), np.float32))
+            dz2 = p2[idx] - b2
+            offset = None
+            if self.counts:
+                # Only cells whose z₂ moved change their normaliser; the others keep ΔLSE = 0.
+                offset = np.zeros(len(idx), dtype=np.float64)
+                moved = np.flatnonzero(np.any(dz2 != 0, axis=1))
+                if len(moved):
+                    offset[moved] = self._lse(p2[idx[moved]]) - self.lse[idx[moved]]
+                if len(idx):
+                    baseline = ((baseline - np.float32(self.lse[idx].mean()) + _LN_1E4)
+                                * self.scale).astype(np.float32)
         return PerturbResult(spec=spec, cells=idx, gene_names=self.gene_names,
                              tf_names=self.tf_names, dz0=z_new - z0,
-                             dz1=p1[idx] - self.z1[idx], dz2=p2[idx] - b2,
-                             weight=self.weight, baseline=baseline, threads=self.threads)
+                             dz1=p1[idx] - self.z1[idx], dz2=dz2,
+                             weight=self.weight, baseline=baseline, threads=self.threads,
+                             offset=offset, scale=self.scale)
 
     def dose_response(self, tf: str, gene: str, values: Sequence[float], *,
                       cells: np.ndarray | None = None, base: Spec | None = None) -> pd.DataFrame:
@@ -435,7 +501,8 @@ class Perturber:
             mean_dz2, baseline = [], None
             for v in values:
                 res = self.apply({**(base or {}), tf: ("set", v)}, cells)
-                mean_dz2.append(res.dz2.mean(0) if len(res.cells) else None)
+                mean_dz2.append((res.dz2.mean(0), float(res.offset.mean())
+                                 if res.offset is not None else 0.0) if len(res.cells) else None)
                 baseline = res.baseline
             if len(self._dose_cache) >= 8:
                 self._dose_cache.pop(next(iter(self._dose_cache)))
@@ -443,9 +510,31 @@ class Perturber:
         mean_dz2, baseline = self._dose_cache[key]
         rows = []
         for v, m in zip(values, mean_dz2):
-            d = float(self.weight[g] @ m) if m is not None else 0.0
+            d = float((self.weight[g] @ m[0] - m[1]) * self.scale) if m is not None else 0.0
             rows.append({"value": v, "expression": float(baseline[g]) + d, "delta": d})
         return pd.DataFrame(rows)
+
+
+def perturber_for_run(run: Any, adata: Any, **kwargs: Any) -> Perturber:
+    """A :class:`Perturber` of a TF-VAE run on ``adata`` (the data it was trained on).
+
+    The cells are read as the run's model reads them: scaled X, or the raw counts for an
+    NB/ZINB run. ``kwargs`` go to :class:`Perturber`.
+    """
+    from core.analysis.tf_decoder import tf_decoder
+    from core.training.counts import inputs_for_run
+
+    module = run.load_module()
+    return Perturber(tf_decoder(module), inputs_for_run(adata, run).encoder_input, **kwargs)
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log Σ_j exp(a_ij) per row, in float64 (stable: the row maximum is taken out)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape[0] == 0:
+        return np.zeros(0)
+    top = a.max(axis=1)
+    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
 
 
 def run_data(run: Any, data: str | None = None) -> Any:

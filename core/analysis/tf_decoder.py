@@ -46,9 +46,15 @@ class TFDecoder:
     gene_names: list[str]
     tf_index: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def is_count_model(self) -> bool:
+        """Whether the decoder models counts (its x̂ is a softmax over genes)."""
+        return bool(getattr(self.module, "is_count_model", False))
+
     @torch.no_grad()
     def encode(self, x: np.ndarray | sp.spmatrix, batch_size: int = 4096) -> np.ndarray:
-        """Posterior means μ ``(cells, n_tfs)`` of scaled expression ``x`` (the model's input)."""
+        """Posterior means μ ``(cells, n_tfs)`` of the model's input ``x`` (scaled expression,
+        or raw counts for a count model)."""
         self.module.eval()
         out = []
         for s in range(0, x.shape[0], batch_size):
@@ -64,14 +70,16 @@ class TFDecoder:
         Returns
         -------
         dict
-            ``x_hat`` ``(cells, n_genes)`` (scaled expression), ``z1`` and ``z2``
+            ``x_hat`` ``(cells, n_genes)`` (scaled expression; for a count model the
+            normalised expression, rows summing to 1, plus its ``logits``), ``z1`` and ``z2``
             ``(cells, n_tfs)``: the TF values after one and two TF→TF steps.
         """
         self.module.eval()
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         if z.shape[1] != len(self.tf_names):
             raise ValueError(f"z needs {len(self.tf_names)} columns (one per TF)")
-        parts: dict[str, list[torch.Tensor]] = {"x_hat": [], "z1": [], "z2": []}
+        keys = ["x_hat", "z1", "z2"] + (["logits"] if self.is_count_model else [])
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
         for s in range(0, z.shape[0], batch_size):
             out = self.module.decode(torch.as_tensor(z[s:s + batch_size]))
             for k in parts:

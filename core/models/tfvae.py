@@ -3,6 +3,12 @@
 Encoder genes → hidden → TF (μ, log σ²). Decoder: one masked TF→TF layer applied twice with
 shared weights and mask (z → z₁ → z₂), then a masked TF→gene layer giving x̂. The learned
 network is the surviving (unmasked) weights of the two masked layers.
+
+With a count likelihood (``"nb"``/``"zinb"``, DESIGN §2) the encoder reads log1p of the raw
+counts and the TF→gene layer gives the logits of a softmax over genes: the mean count of gene g
+is library × softmax(W z₂ + b)_g, so a TF→gene weight is a change of log expression per unit
+of the TF (a log fold change), with a dispersion per gene (and, for ZINB, a dropout logit per
+gene; no per-cell head, so every path to a gene still runs through the masked layer).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from core.errors import ConfigError
 from core.models.layers import MaskedLinear, mlp
+from core.models.likelihoods import LIKELIHOODS, log_nb_sum, log_zinb_sum
 from core.models.losses import kl_normal
 
 STAGES = ("encoder", "decoder", "vae")
@@ -43,6 +51,9 @@ class TFVAE(nn.Module):
     tf2tf_mask, tf2gene_mask
         Binary masks ``(n_tfs, n_tfs)`` and ``(n_input, n_tfs)`` (row = target, column =
         source TF); ``None`` means dense. They are buffers, so a saved state dict restores them.
+    likelihood
+        ``"gaussian"`` (squared error on scaled expression, the default), ``"nb"`` or
+        ``"zinb"`` (raw counts; see the module docstring).
 
     Notes
     -----
@@ -78,8 +89,11 @@ class TFVAE(nn.Module):
         batch_norm: bool = True,
         tf2tf_mask: torch.Tensor | None = None,
         tf2gene_mask: torch.Tensor | None = None,
+        likelihood: str = "gaussian",
     ) -> None:
         super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ConfigError(f"Unknown likelihood '{likelihood}'; use one of {LIKELIHOODS}.")
         tf_names = [str(t) for t in tf_names]
         n_tfs = len(tf_names)
         if len(tf_gene_index) != n_tfs:
@@ -94,7 +108,9 @@ class TFVAE(nn.Module):
             "tf_gene_index": [int(i) for i in tf_gene_index], "gene_names": self.gene_names,
             "hidden": hidden, "tf_dropout": float(tf_dropout),
             "gene_dropout": float(gene_dropout), "batch_norm": bool(batch_norm),
+            "likelihood": likelihood,
         }
+        self.likelihood = likelihood
         self.register_buffer("tf_gene_index", torch.as_tensor(list(tf_gene_index),
                                                               dtype=torch.long))
         self.encoder = mlp([n_input, *hidden], batch_norm=batch_norm)
@@ -109,6 +125,20 @@ class TFVAE(nn.Module):
         self.tf2tf_dropout = nn.Dropout(tf_dropout)
         self.gene_dropout = nn.Dropout(gene_dropout)
         self.tf2gene = MaskedLinear(n_tfs, n_input, self._with_self_edges(tf2gene_mask))
+        # Created after every Gaussian layer, so a Gaussian model initialises as it always did.
+        if likelihood != "gaussian":
+            self.log_theta = nn.Parameter(torch.zeros(n_input))
+        if likelihood == "zinb":
+            self.zi_logit = nn.Parameter(torch.full((n_input,), -2.0))
+
+    @property
+    def is_count_model(self) -> bool:
+        """Whether the decoder models raw counts (NB or ZINB)."""
+        return self.likelihood != "gaussian"
+
+    def encoder_input(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What :meth:`encode` reads from a batch: ``"counts"`` (count models) or ``"x"``."""
+        return batch["counts"] if self.is_count_model else batch["x"]
 
     def _with_self_edges(self, mask: torch.Tensor | None) -> torch.Tensor:
         full = torch.ones(self.n_input, self.n_tfs) if mask is None else torch.as_tensor(
@@ -134,8 +164,11 @@ class TFVAE(nn.Module):
         return dict(self._init_kwargs)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (μ, log σ²) of q(z | x), one column per TF; log σ² clamped to [-10, 10]."""
-        h = self.encoder(x)
+        """Return (μ, log σ²) of q(z | x), one column per TF; log σ² clamped to [-10, 10].
+
+        ``x`` is scaled expression, or raw counts for a count model (log1p applied here).
+        """
+        h = self.encoder(torch.log1p(x) if self.is_count_model else x)
         return self.mu(h), self.logvar(h).clamp(-10.0, 10.0)
 
     def tf_step(self, h: torch.Tensor) -> torch.Tensor:
@@ -143,10 +176,30 @@ class TFVAE(nn.Module):
         return h + self.tf2tf_dropout(torch.tanh(self.tf2tf_norm(self.tf2tf(h))))
 
     def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """z → z₁ → z₂ → x̂; returns ``{"z1", "z2", "x_hat"}``."""
+        """z → z₁ → z₂ → x̂; returns ``{"z1", "z2", "x_hat"}``.
+
+        ``x_hat`` is scaled expression (Gaussian) or, for a count model, the normalised
+        expression softmax(``logits``) (rows sum to 1); count models also return ``logits``.
+        """
         z1 = self.tf_step(z)
         z2 = self.tf_step(z1)
-        return {"z1": z1, "z2": z2, "x_hat": self.tf2gene(self.gene_dropout(z2))}
+        out = self.tf2gene(self.gene_dropout(z2))
+        if not self.is_count_model:
+            return {"z1": z1, "z2": z2, "x_hat": out}
+        return {"z1": z1, "z2": z2, "logits": out, "x_hat": torch.softmax(out.float(), dim=-1)}
+
+    def count_nll(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood of ``batch["counts"]``, summed over genes (one per cell).
+
+        The mean is softmax(``logits``) × ``batch["library"]`` (observed total counts).
+        """
+        counts = batch["counts"].float()
+        library = batch["library"] if "library" in batch else counts.sum(-1)
+        mu = torch.softmax(logits.float(), dim=-1) * library.reshape(-1, 1)
+        theta = self.log_theta.clamp(-12, 12).exp()
+        if self.likelihood == "zinb":
+            return -log_zinb_sum(counts, mu, theta, self.zi_logit.expand_as(mu))
+        return -log_nb_sum(counts, mu, theta)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Encode, sample (mean in eval mode), decode: ``mu, logvar, z, z1, z2, x_hat``."""
@@ -189,7 +242,8 @@ class TFVAE(nn.Module):
         Parameters
         ----------
         batch
-            ``{"x": scaled expression}``.
+            ``{"x": scaled expression}``; a count model also needs ``"counts"`` (raw) and
+            ``"library"`` (total counts per cell), and its encoder reads the counts.
         beta
             KL weight (stage ``vae``).
         stage
@@ -199,26 +253,33 @@ class TFVAE(nn.Module):
             on standardised data) plus ``consistency`` × :meth:`tf_consistency` of the
             observed TF levels. ``vae``: reconstruction (Σ genes) + β·KL +
             ``align_weight`` × Σ_TF (μ − TF expression)².
+            For a count model the reconstruction is the negative log-likelihood of the counts
+            (``decoder``: per gene and cell, reported as ``recon_nll``).
         """
         x = batch["x"]
         target = self.tf_expression(x)
         if stage == "encoder":
-            mu, _ = self.encode(x)
+            mu, _ = self.encode(self.encoder_input(batch))
             align = (mu.float() - target).pow(2).mean()
             return {"loss": align, "align": align}
         if stage == "decoder":
-            x_hat = self.decode(target)["x_hat"].float()
-            recon = (x - x_hat).pow(2).mean()
+            dec = self.decode(target)
+            if self.is_count_model:
+                recon = self.count_nll(batch, dec["logits"]).mean() / self.n_input
+                name = "recon_nll"
+            else:
+                recon, name = (x - dec["x_hat"].float()).pow(2).mean(), "recon_mse"
             penalty = self.decoder_l1()
-            out = {"loss": recon + 1e-3 * l1 * penalty, "recon_mse": recon, "l1": penalty}
+            out = {"loss": recon + 1e-3 * l1 * penalty, name: recon, "l1": penalty}
             if consistency > 0:
                 out["tf_consistency"] = self.tf_consistency(target)
                 out["loss"] = out["loss"] + consistency * out["tf_consistency"]
             return out
         if stage != "vae":
             raise ValueError(f"unknown stage '{stage}'; use one of {STAGES}")
-        out = self(x)
-        recon = (x - out["x_hat"].float()).pow(2).sum(-1).mean()
+        out = self(self.encoder_input(batch))
+        recon = (self.count_nll(batch, out["logits"]).mean() if self.is_count_model
+                 else (x - out["x_hat"].float()).pow(2).sum(-1).mean())
         kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
         align = (out["mu"].float() - target).pow(2).sum(-1).mean()
         return {"loss": recon + beta * kl + align_weight * align, "recon": recon, "kl": kl,
@@ -229,6 +290,8 @@ class TFVAE(nn.Module):
         return [*self.encoder.parameters(), *self.mu.parameters(), *self.logvar.parameters()]
 
     def decoder_parameters(self) -> list[nn.Parameter]:
-        """Parameters trained in phases (b) and (d)."""
+        """Parameters trained in phases (b) and (d) (with the count model's dispersion and
+        dropout logits)."""
+        counts = [p for n in ("log_theta", "zi_logit") if (p := getattr(self, n, None)) is not None]
         return [*self.tf2tf.parameters(), *self.tf2tf_norm.parameters(),
-                *self.tf2gene.parameters()]
+                *self.tf2gene.parameters(), *counts]

@@ -56,6 +56,7 @@ TFVAE_DEFAULTS: dict[str, Any] = {
     "epochs_vae": 40,
     "lr_decoder": 1e-2,         # reference 1e-4; 1e-2 converges within the CPU budget
     "schedule": {"name": "reference", "scale": 1e-7, "cap": 20},
+    "likelihood": "gaussian",   # or "nb"/"zinb" on raw counts (layers['counts'])
 }
 TFVAE_TRAIN_DEFAULTS = TrainConfig(epochs=1, batch_size=128, lr=1e-3, patience=None)
 
@@ -204,7 +205,8 @@ def train_tfvae(
     Parameters
     ----------
     adata
-        Preprocessed AnnData (scaled ``X``).
+        Preprocessed AnnData (scaled ``X``; raw counts in ``layers['counts']`` for the
+        ``"nb"``/``"zinb"`` likelihoods).
     dataset
         Name recorded in the run.
     label_key
@@ -222,10 +224,12 @@ def train_tfvae(
     Run
         With ``latent`` = μ (columns = TFs, ``config['tfs']``), table ``network.csv`` (the
         edges, :func:`core.analysis.network.edges_from_module`) and metrics ``align_median_r``,
-        ``val_recon_mse``, prior overlap and clustering scores.
+        ``val_recon_mse`` (Gaussian) or ``heldout_recon_loglik``/``heldout_elbo`` (count
+        models, per held-out cell), prior overlap and clustering scores.
     """
     from core.analysis.network import edges_from_module, prior_overlap
     from core.models.tfvae import TFVAE
+    from core.training.counts import heldout_terms, model_inputs
 
     settings = {**TFVAE_DEFAULTS, **(model or {})}
     source = settings["mask_source"]
@@ -240,11 +244,15 @@ def train_tfvae(
     prior, prior_label = resolve_prior(adata, settings["prior"],
                                        confidence=settings["prior_confidence"])
     x = model_input(adata)
+    likelihood = settings["likelihood"]
+    inputs = model_inputs(adata, x, likelihood=likelihood)
+    data = {"x": x, **inputs.data}       # count models: the counts too; "x" gives TF targets
     labels = labels_of(adata, label_key)
     split = split_indices(adata.n_obs, train.val_fraction, train.seed)
     torch.manual_seed(train.seed)
     module = TFVAE(adata.n_vars, tfs, [gene_index[t] for t in tfs], genes, settings["hidden"],
-                   tf_dropout=settings["tf_dropout"], gene_dropout=settings["gene_dropout"])
+                   tf_dropout=settings["tf_dropout"], gene_dropout=settings["gene_dropout"],
+                   likelihood=likelihood)
     histories: list[pd.DataFrame] = []
     results: dict[str, Any] = {}
 
@@ -252,7 +260,7 @@ def train_tfvae(
         if epochs <= 0:
             return
         cfg = replace(train, epochs=int(epochs), lr=float(lr), patience=None)
-        res = fit(module, {"x": x}, config=cfg, progress=progress, cancel=cancel, phase=name,
+        res = fit(module, data, config=cfg, progress=progress, cancel=cancel, phase=name,
                   params=params, split=split, loss_kwargs={"stage": stage, **kw})
         histories.append(res.history)
         results[name] = res
@@ -288,7 +296,7 @@ def train_tfvae(
     settings["schedule"] = to_dict(schedule)
     if settings["epochs_vae"] > 0:
         cfg = replace(train, epochs=int(settings["epochs_vae"]), patience=None)
-        res = fit(module, {"x": x}, config=cfg, schedule=schedule, progress=progress,
+        res = fit(module, data, config=cfg, schedule=schedule, progress=progress,
                   cancel=cancel, phase="vae", split=split,
                   loss_kwargs={"stage": "vae", "align_weight": float(settings["align_weight"])})
         histories.append(res.history)
@@ -297,17 +305,22 @@ def train_tfvae(
             raise ConfigError(res.message or "Training stopped in phase 'vae'.")
 
     device = next(iter(results.values())).device if results else "cpu"
-    latent = encode_mean(module, x, device=device)
+    latent = encode_mean(module, inputs.encoder_input, device=device)
     metrics, arrays = score_latent(x, latent, labels, progress=progress)
     tf_cols = [gene_index[t] for t in tfs]
     x_tf = x[:, tf_cols]
     x_tf = x_tf.toarray() if hasattr(x_tf, "toarray") else np.asarray(x_tf)
     r = tf_alignment(latent, x_tf)
     val_idx = split[1]
+    if likelihood == "gaussian":
+        metrics["val_recon_mse"] = _recon_mse(module, x, val_idx, device) if len(val_idx) else None
+    else:
+        held = heldout_terms(module, data, val_idx, device=device)
+        metrics.update({k: v for k, v in held.items() if k in ("heldout_recon_loglik",
+                                                               "heldout_elbo")})
     metrics.update(
         n_tfs=len(tfs), tf_list=tf_label, prior=prior_label,
         align_median_r=float(np.nanmedian(r)),
-        val_recon_mse=_recon_mse(module, x, val_idx, device) if len(val_idx) else None,
         train_seconds=float(sum(r.train_seconds for r in results.values())), device=device,
         phase_epochs={k: v.n_epochs_run for k, v in results.items()},
         n_epochs_run=int(sum(v.n_epochs_run for v in results.values())),

@@ -135,3 +135,27 @@ def test_cli_train_model_tfvae(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["n_tfs"] == 8 and (out / "network.csv").is_file()
     assert info["tf2tf_edges"] == round(0.05 * 8 * 7)
+    assert json.loads((out / "config.json").read_text())["module"]["likelihood"] == "gaussian"
+
+
+def test_cli_train_tfvae_count_likelihood(tmp_path, capsys):
+    from core.cli import main
+
+    fast = ["--hidden", "16", "--max-tfs", "6", "--epochs-encoder", "1", "--epochs-decoder", "1",
+            "--epochs-masked", "1", "--epochs-masked-fine", "1", "--epochs-vae", "1",
+            "--device", "cpu"]
+    out = tmp_path / "zinb"
+    assert main(["train", "--data", "synthetic_grn", "--model", "tfvae", "--likelihood",
+                 "zinb", *fast, "--out", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["heldout_recon_loglik"] < 0 and "val_recon_mse" not in info
+    assert json.loads((out / "config.json").read_text())["module"]["likelihood"] == "zinb"
+    # A batch covariate is a β-VAE option only: a clear error, no run folder.
+    assert main(["train", "--data", "synthetic_grn", "--model", "tfvae", "--batch-key",
+                 "cell_type", *fast, "--out", str(tmp_path / "b")]) == 2
+    assert "not available for the TF-VAE" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+    # No raw counts (kang_pbmc is log-normalised): the message names the layer to use.
+    assert main(["train", "--data", "kang_pbmc", "--model", "tfvae", "--likelihood", "nb",
+                 *fast, "--out", str(tmp_path / "k")]) == 2
+    assert "raw integer counts" in capsys.readouterr().err

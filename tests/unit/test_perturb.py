@@ -149,3 +149,68 @@ def test_cli_matches_library(trained, perturber, tmp_path, capsys):
     assert main(["perturb", str(run.path), "--set", "NOPE=1", "--out", str(out)]) == 2
     assert "not a TF" in capsys.readouterr().err
     assert run_data(run).n_obs == adata.n_obs
+
+
+# ---- count models: log2 fold changes of the normalised expression --------------------------------
+
+@pytest.fixture(scope="module")
+def count_trained(trained, tmp_path_factory):
+    _, adata, raw = trained
+    run = train_tfvae(adata, dataset=str(raw), label_key="cell_type",
+                      model={**FAST, "likelihood": "nb"},
+                      train=TrainConfig(batch_size=64, device="cpu"),
+                      run_dir=tmp_path_factory.mktemp("perturb_nb") / "run")
+    return run, adata, raw
+
+
+def test_count_model_results_are_exact_log2_fold_changes(count_trained):
+    from core.analysis.perturb import perturber_for_run
+
+    run, adata, _ = count_trained
+    p = perturber_for_run(run, adata)
+    assert p.counts and p.units.startswith("log2")
+    dec = p.decoder
+    # Baseline: log2 of 10⁴ × the decoded softmax, cell by cell.
+    scale = dec.decode_from_tf(p.z)["x_hat"]
+    np.testing.assert_allclose(p.baseline_x, np.log2(1e4 * scale), atol=1e-4)
+    tf, other = p.tf_names[2], p.tf_names[0]
+    spec = {tf: ("set", p.presets(tf)["over-express"]), other: ("shift", -1.0)}
+    cells = np.arange(0, adata.n_obs, 2)
+    res = p.apply(spec, cells)
+    full = (np.log2(1e4 * dec.decode_from_tf(p.perturbed_z(spec, cells))["x_hat"])
+            - p.baseline_x[cells])
+    assert np.abs(full).max() > 0.05                       # the perturbation does something
+    np.testing.assert_allclose(res.per_cell(), full, atol=1e-4)
+    np.testing.assert_allclose(res.mean_delta, full.mean(0), atol=1e-4)
+    np.testing.assert_allclose(res.baseline, p.baseline_x[cells].mean(0), atol=1e-4)
+    table = res.gene_table()
+    np.testing.assert_allclose(table["perturbed"], table["baseline"] + table["delta"],
+                               atol=1e-5)
+    labels = adata.obs["cell_type"].astype(str).to_numpy()[cells]
+    groups = res.by_group(labels)
+    for g in groups.index:
+        np.testing.assert_allclose(groups.loc[g].to_numpy(), full[labels == g].mean(0),
+                                   atol=1e-4)
+    # Dose–response values are the mean perturbed log2 expression at each dose.
+    gene = p.gene_names[7]
+    dose = p.dose_response(tf, gene, [-1.0, 1.0], cells=cells)
+    for v, expr in zip((-1.0, 1.0), dose["expression"]):
+        direct = np.log2(1e4 * dec.decode_from_tf(p.perturbed_z({tf: ("set", v)}, cells))[
+            "x_hat"][:, 7]).mean()
+        assert expr == pytest.approx(direct, abs=1e-4)
+    noop = p.apply({})
+    assert np.all(noop.mean_delta == 0) and np.all(noop.per_cell() == 0)
+
+
+def test_count_model_cli_reads_the_counts(count_trained, tmp_path):
+    from core.analysis.perturb import perturber_for_run
+
+    run, adata, _ = count_trained
+    p = perturber_for_run(run, adata)
+    tf = p.tf_names[1]
+    out = tmp_path / "nb_delta.csv"
+    assert main(["perturb", str(run.path), "--set", f"{tf}=0", "--out", str(out)]) == 0
+    cli = pd.read_csv(out)
+    lib = p.apply({tf: ("set", 0.0)}).gene_table()
+    merged = lib.merge(cli, on="gene", suffixes=("", "_cli"))
+    np.testing.assert_allclose(merged["delta_cli"], merged["delta"], atol=1e-6)

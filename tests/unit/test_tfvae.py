@@ -201,3 +201,76 @@ def test_tf_consistency_learns_the_regulator():
     assert np.abs(w[:, 2]).max() < 0.1  # C regulates nothing
     assert abs(w[2, 0] + w[2, 1]) < 0.1  # A ≈ B, so only their sum is identified for C
     assert np.allclose(np.diag(w), 0)
+
+
+# ---- count likelihoods ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_count_tfvae_decoder_is_a_softmax_and_loss_is_the_count_nll(likelihood):
+    from core.models.likelihoods import log_nb, log_zinb
+
+    torch.manual_seed(0)
+    m = _module(likelihood=likelihood).eval()
+    counts = torch.poisson(torch.full((6, 20), 3.0))
+    library = counts.sum(1, keepdim=True)
+    batch = {"x": torch.randn(6, 20), "counts": counts, "library": library}
+    dec = m.decode(torch.randn(6, 5))
+    assert torch.allclose(dec["x_hat"].sum(1), torch.ones(6), atol=1e-5)
+    assert torch.allclose(dec["x_hat"], torch.softmax(dec["logits"], 1))
+    # The reconstruction is the summed count log-likelihood with mean softmax × library.
+    logits = torch.randn(6, 20)
+    mu = torch.softmax(logits, 1) * library
+    theta = m.log_theta.exp()
+    ref = (log_nb(counts, mu, theta) if likelihood == "nb"
+           else log_zinb(counts, mu, theta, m.zi_logit.expand_as(mu))).sum(1)
+    assert torch.allclose(m.count_nll(batch, logits), -ref, rtol=1e-5)
+    # The encoder reads the counts (log1p inside), not the scaled x.
+    assert m.encoder_input(batch) is counts
+    for stage in ("encoder", "decoder", "vae"):
+        out = m.train().loss(batch, stage=stage, beta=1.0, l1=10.0, consistency=1.0)
+        assert torch.isfinite(out["loss"])
+    assert "recon_nll" in m.loss(batch, stage="decoder")
+    names = {id(p) for p in m.decoder_parameters()}
+    assert id(m.log_theta) in names
+    assert (likelihood == "zinb") == hasattr(m, "zi_logit")
+    if likelihood == "zinb":
+        assert id(m.zi_logit) in names
+
+
+def test_gaussian_tfvae_is_unchanged_by_the_count_option():
+    torch.manual_seed(0)
+    a = _module()
+    torch.manual_seed(0)
+    b = _module(likelihood="gaussian")
+    assert not a.is_count_model and not hasattr(a, "log_theta")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_recipe_with_nb_likelihood(small, tmp_path):
+    from core.training.counts import inputs_for_run
+
+    _, ad = small
+    run = train_tfvae(ad, dataset="sim", label_key="cell_type",
+                      model={**FAST, "likelihood": "nb"}, train=CPU, run_dir=tmp_path / "nb")
+    m = run.metrics
+    assert run.config["settings"]["likelihood"] == "nb"
+    assert np.isfinite(m["heldout_recon_loglik"]) and m["heldout_recon_loglik"] < 0
+    assert m["heldout_elbo"] < m["heldout_recon_loglik"]       # ELBO = log-lik − KL
+    assert "val_recon_mse" not in m
+    module = run.load_module()
+    assert module.likelihood == "nb" and module.is_count_model
+    assert "train_recon_nll" in run.history
+    # The latent was encoded from the counts, as a reload encodes them.
+    x = inputs_for_run(ad, run).encoder_input
+    from core.analysis.tf_decoder import tf_decoder
+    np.testing.assert_allclose(tf_decoder(module).encode(x), run.latent, atol=1e-5)
+
+
+def test_recipe_count_likelihood_needs_counts(small, tmp_path):
+    _, ad = small
+    no_counts = ad.copy()
+    del no_counts.layers["counts"]
+    with pytest.raises(DataError, match="raw integer counts"):
+        train_tfvae(no_counts, dataset="sim", model={**FAST, "likelihood": "zinb"}, train=CPU,
+                    run_dir=tmp_path / "none")
