@@ -371,17 +371,20 @@ class Perturber:
         :attr:`units` (log2 normalised expression per 10k for count models)."""
         if not self.counts:
             return decoded["x_hat"]
-        logits = decoded["logits"]
-        lse = _logsumexp_rows(logits)
+        logits = np.asarray(decoded["logits"], dtype=np.float32)
+        lse = _logsumexp_rows(logits.copy())
         return ((logits - lse[:, None] + _LN_1E4) * self.scale).astype(np.float32)
 
-    @torch.no_grad()
-    def _lse(self, z2: np.ndarray) -> np.ndarray:
-        """LSE over genes of each cell's logits W z₂ + b (count models), ``(cells,)``."""
+    def _lse(self, z2: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        """LSE over genes of each cell's logits W z₂ + b (count models), ``(cells,)``.
+
+        Float32 products in chunks of ``chunk`` cells (a cells × genes block at a time).
+        """
         out = np.empty(len(z2), dtype=np.float64)
-        for s in range(0, len(z2), self.batch_size):
-            out[s:s + self.batch_size] = _logsumexp_rows(
-                z2[s:s + self.batch_size] @ self.weight.T + self.bias)
+        for s in range(0, len(z2), chunk):
+            logits = np.asarray(z2[s:s + chunk], dtype=np.float32) @ self.weight.T
+            logits += self.bias
+            out[s:s + chunk] = _logsumexp_rows(logits)
         return out
 
     # ---- ranges and presets ------------------------------------------------------------------
@@ -529,12 +532,18 @@ def perturber_for_run(run: Any, adata: Any, **kwargs: Any) -> Perturber:
 
 
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
-    """log Σ_j exp(a_ij) per row, in float64 (stable: the row maximum is taken out)."""
-    a = np.asarray(a, dtype=np.float64)
+    """log Σ_j exp(a_ij) per row (float64 result); **overwrites** ``a`` (float32 work in place).
+
+    The row maximum is taken out before the exponential, so no row overflows; the sums are
+    accumulated in float64. In place because this runs on cells × genes logits on every
+    perturbation of a count model: a float64 copy made it twice as slow.
+    """
     if a.shape[0] == 0:
         return np.zeros(0)
     top = a.max(axis=1)
-    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+    a -= top[:, None]
+    np.exp(a, out=a)
+    return top.astype(np.float64) + np.log(a.sum(axis=1, dtype=np.float64))
 
 
 def run_data(run: Any, data: str | None = None) -> Any:
