@@ -75,14 +75,14 @@ with st.expander("Train a TF-VAE", expanded=not has_runs, icon=":material/model_
         help="How strongly the TF→TF weights must predict each TF's level from its regulators' "
              "levels in the decoder phases. 0 turns it off, which leaves TF→TF edges close to "
              "random on simulated data.")
-    c1, _, _ = st.columns(3)
     likelihood = c1.selectbox(
         "Likelihood", list(LIKELIHOOD_NAMES), format_func=LIKELIHOOD_NAMES.get,
         key="tf_likelihood",
         help="Gaussian: squared error on scaled expression. NB / ZINB: raw UMI counts; the "
              "TF→gene layer then gives log-scale effects (a softmax over genes × the cell's "
              "library size) and the Perturb page reports log2 fold changes.")
-    count_warning(ds, likelihood)
+    with c1:
+        count_warning(ds, likelihood)
     cols = st.columns(6)
     epochs = {}
     for col, (phase, label) in zip(cols, (("encoder", "Encoder"), ("decoder", "Dense decoder"),
