@@ -53,5 +53,6 @@ def test_train_nb_on_zeisel_and_compute_de(server, page, artifacts_dir):
         "document.querySelectorAll(\"[data-testid='stPlotlyChart']\").length >= 3")
     assert_no_exception(page)
     save_screenshot(page, artifacts_dir, "counts_embedding_batch")
-    page.get_by_test_id("stPlotlyChart").last.scroll_into_view_if_needed()
+    page.locator(".st-key-de_volcano").scroll_into_view_if_needed()   # the volcano plot
+    wait_idle(page)
     save_screenshot(page, artifacts_dir, "counts_embedding_de")
