@@ -66,7 +66,7 @@ def dose_curve(dose: pd.DataFrame, tf: str, gene: str, *, current: float | None 
         fig.add_vline(x=current, line_dash="dot", line_color="#888")
     fig.update_layout(template=TEMPLATE, title=f"Dose–response: {tf} → {gene}", height=height,
                       margin=_MARGIN, xaxis_title=f"{tf} (unit value)",
-                      yaxis_title=f"{gene} (mean x̂, {units})")
+                      yaxis_title=f"{gene}, mean x̂<br>({units})")
     return fig
 
 

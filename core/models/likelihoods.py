@@ -178,5 +178,24 @@ def log_zinb_sum(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
     return total + torch.zeros_like(total).index_add(0, rows, extra)
 
 
+def count_nll(likelihood: str, counts: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor,
+              zi_logits: torch.Tensor | None = None,
+              weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Negative log-likelihood of ``counts`` per cell (Σ genes) for ``"nb"`` or ``"zinb"``.
+
+    The one entry point the count decoders use: :func:`log_nb_sum`, or :func:`log_zinb_sum`
+    with ``zi_logits`` (broadcastable to ``counts``), negated.
+    """
+    if likelihood == "zinb":
+        return -log_zinb_sum(counts, mu, theta, zi_logits.expand_as(mu), weights)
+    return -log_nb_sum(counts, mu, theta, weights)
+
+
+def library_of(batch: dict[str, torch.Tensor], counts: torch.Tensor) -> torch.Tensor:
+    """Library sizes ``(cells, 1)``: ``batch["library"]`` (observed), else the counts' row sums."""
+    library = batch["library"] if "library" in batch else counts.sum(-1)
+    return library.reshape(-1, 1)
+
+
 LIKELIHOODS = ("gaussian", "nb", "zinb")
 DISPERSIONS = ("gene", "gene-batch")

@@ -21,7 +21,7 @@ from torch import nn
 
 from core.errors import ConfigError
 from core.models.layers import MaskedLinear, mlp
-from core.models.likelihoods import LIKELIHOODS, log_nb_sum, log_zinb_sum
+from core.models.likelihoods import LIKELIHOODS, count_nll, library_of
 from core.models.losses import kl_normal
 
 STAGES = ("encoder", "decoder", "vae")
@@ -194,12 +194,9 @@ class TFVAE(nn.Module):
         The mean is softmax(``logits``) × ``batch["library"]`` (observed total counts).
         """
         counts = batch["counts"].float()
-        library = batch["library"] if "library" in batch else counts.sum(-1)
-        mu = torch.softmax(logits.float(), dim=-1) * library.reshape(-1, 1)
-        theta = self.log_theta.clamp(-12, 12).exp()
-        if self.likelihood == "zinb":
-            return -log_zinb_sum(counts, mu, theta, self.zi_logit.expand_as(mu))
-        return -log_nb_sum(counts, mu, theta)
+        mu = torch.softmax(logits.float(), dim=-1) * library_of(batch, counts)
+        return count_nll(self.likelihood, counts, mu, self.log_theta.clamp(-12, 12).exp(),
+                         getattr(self, "zi_logit", None))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Encode, sample (mean in eval mode), decode: ``mu, logvar, z, z1, z2, x_hat``."""

@@ -15,7 +15,7 @@ from torch import nn
 
 from core.errors import ConfigError
 from core.models.layers import mlp
-from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, log_nb_sum, log_zinb_sum
+from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, count_nll, library_of
 from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
 
 
@@ -193,12 +193,9 @@ class BetaVAE(nn.Module):
                            ) -> torch.Tensor:
         """Negative log-likelihood of the counts given z, summed over genes (one per cell)."""
         counts = batch["counts"] if "counts" in batch else batch["x"]
-        library = batch["library"] if "library" in batch else counts.sum(-1)
-        p = self.generative(z, library, batch.get("batch"))
-        counts = counts.float()
-        if self.likelihood == "zinb":
-            return -log_zinb_sum(counts, p["mu"], p["theta"], p["zi_logits"], self.gene_weights)
-        return -log_nb_sum(counts, p["mu"], p["theta"], self.gene_weights)
+        p = self.generative(z, library_of(batch, counts), batch.get("batch"))
+        return count_nll(self.likelihood, counts.float(), p["mu"], p["theta"],
+                         p.get("zi_logits"), self.gene_weights)
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
              free_bits: float = 0.0) -> dict[str, torch.Tensor]:
