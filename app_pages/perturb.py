@@ -125,6 +125,10 @@ def _choose_dose_gene() -> None:
     st.session_state["pert_dose_gene_chosen"] = True
 
 
+def _name_scenario() -> None:
+    st.session_state["pert_scn_named"] = True
+
+
 def _scenario_table(spec: dict, cells_idx) -> pd.DataFrame:
     return p.apply(spec, cells_idx).gene_table(targets)
 
@@ -237,7 +241,9 @@ def explorer() -> None:
 
     st.subheader("Scenarios")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    name = c1.text_input("Scenario name", value=desc[:60], key="pert_scn_name")
+    if not st.session_state.get("pert_scn_named"):    # follow the sliders until typed in
+        st.session_state["pert_scn_name"] = desc[:60]
+    name = c1.text_input("Scenario name", key="pert_scn_name", on_change=_name_scenario)
     if c2.button("Save scenario", key="pert_scn_save", icon=":material/bookmark_add:"):
         st.session_state.setdefault("pert_scenarios", {})[name or desc] = {
             "spec": dict(spec), "cells": None if cells is None else cells.copy(),

@@ -81,10 +81,13 @@ def test_group_scenarios_and_compare(app):
     tfs = app.multiselect(key="pert_tfs").options[:2]
     app.multiselect(key="pert_tfs").set_value(tfs).run()
     app.button(key=f"pert_ko_{tfs[0]}").click().run()
+    # The name follows the sliders until the user types one.
+    assert app.text_input(key="pert_scn_name").value.startswith(f"{tfs[0]} → ")
     app.text_input(key="pert_scn_name").set_value("A").run()
     app.button(key="pert_scn_save").click().run()
     app.button(key=f"pert_ko_{tfs[1]}").click().run()
     app.radio(key="pert_scope").set_value("one group").run()
+    assert app.text_input(key="pert_scn_name").value == "A"           # typed: kept
     app.text_input(key="pert_scn_name").set_value("A+B").run()
     app.button(key="pert_scn_save").click().run()
     assert not app.exception, [e.value for e in app.exception]
