@@ -13,7 +13,7 @@ from core.plots import embedding_scatter, history_curves, metrics_bars
 from core.training.runs import Run
 from core.training.workflows import annotate_adata
 from ui.counts import batch_metrics_section, de_section
-from ui.downloads import figure_downloads, h5ad_download, table_download
+from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import run_picker
 from ui.state import require_dataset
 
@@ -153,4 +153,8 @@ def _annotated():
     return annotate_adata(adata, run)
 
 
-h5ad_download(_annotated, f"{ds.name}_{run.id}", key="dl_h5ad")
+c1, c2 = st.columns(2)
+with c1:
+    h5ad_download(_annotated, f"{ds.name}_{run.id}", key="dl_h5ad")
+with c2:
+    run_download(run, key="dl_run_betavae")

@@ -31,7 +31,7 @@ from core.training.tfvae_recipe import (
     train_tfvae,
 )
 from ui.counts import LIKELIHOOD_NAMES, count_warning
-from ui.downloads import figure_downloads, table_download
+from ui.downloads import figure_downloads, run_download, table_download
 from ui.jobs import active_job, job_outcome, progress_panel, run_picker, runs_for, submit
 from ui.messages import run_safely
 from ui.state import require_dataset
@@ -260,7 +260,7 @@ st.caption("Out-/in-degree, betweenness and eigenvector centrality on the filter
 st.dataframe(ranking, hide_index=True, width="stretch", height=300, key="net_ranking",
              column_config={k: st.column_config.NumberColumn(format="%.4f")
                             for k in ("betweenness", "eigenvector")})
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3, c4, c5 = st.columns(5)
 with c1:
     table_download(ranking, f"tf_ranking_{run.id}", key="dl_ranking", label="Ranking (CSV)")
 with c2:
@@ -272,3 +272,5 @@ with c4:
     st.download_button("GraphML (filtered)", data=lambda: graphml_bytes(shown, tfs),
                        file_name=f"network_{run.id}.graphml", mime="application/xml",
                        key="dl_graphml", icon=":material/download:", on_click="ignore")
+with c5:
+    run_download(run, key="dl_run_tfvae")

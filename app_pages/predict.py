@@ -27,7 +27,7 @@ from core.training.scgen import (
     prediction_adata,
     train_scgen,
 )
-from ui.downloads import figure_downloads, h5ad_download, table_download
+from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import SELECTED_RUN_KEY, job_outcome, progress_panel, runs_for, submit
 from ui.messages import run_safely
 from ui.state import require_dataset
@@ -181,6 +181,8 @@ if run.config.get("mode") == "every_type":
         with d[1]:
             h5ad_download(lambda: prediction_adata(adata, run), f"{stem}_cells",
                           key="dl_scgen_all_h5ad", label="Predicted cells, every type (.h5ad)")
+    with d[2]:
+        run_download(run, key="dl_run_scgen_all", label="Models (run folder, .zip)")
     st.stop()
 
 # A single held-out prediction.
@@ -259,3 +261,5 @@ with d[0]:
                   label="Predicted cells (.h5ad)")
 with d[1]:
     table_download(genes, f"{stem}_genes", key="dl_scgen_genes", label="Per-gene table (CSV)")
+with d[2]:
+    run_download(run, key="dl_run_scgen")

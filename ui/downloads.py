@@ -1,4 +1,4 @@
-"""Download buttons for figures, tables and AnnData (generated only when clicked)."""
+"""Download buttons for figures, tables, AnnData and models (generated only when clicked)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
     from anndata import AnnData
+
+    from core.training.runs import Run
 
 
 def _browser() -> str | None:
@@ -64,3 +66,15 @@ def h5ad_download(make_adata, name: str, *, key: str, label: str = "AnnData (.h5
     st.download_button(label, data=lambda: h5ad_bytes(make_adata()), file_name=f"{name}.h5ad",
                        mime="application/octet-stream", key=key, icon=":material/download:",
                        on_click="ignore")
+
+
+def run_download(run: Run, *, key: str, label: str = "Model (run folder, .zip)") -> None:
+    """A .zip of the run folder: the trained weights with everything needed to reload them."""
+    from core.training.runs import run_archive
+
+    st.download_button(label, data=lambda: run_archive(run.path), file_name=f"{run.id}.zip",
+                       mime="application/zip", key=key, icon=":material/download:",
+                       on_click="ignore",
+                       help="model.pt (weights), config.json (every setting and the seed), "
+                            "metrics, history, latent. Unzip it into a runs folder "
+                            "($SCVAE_RUNS_DIR or ./runs) to open it in the app or the CLI.")

@@ -185,6 +185,27 @@ def list_runs(root: str | Path | None = None, *, model: str | None = None,
     return runs
 
 
+def run_archive(path: str | Path) -> bytes:
+    """The run folder as .zip bytes (``<folder>/<file>`` entries): model weights, config,
+    metrics, history, latent and every saved array and table.
+
+    Unzipped into a runs directory (``$SCVAE_RUNS_DIR`` or ``./runs``) it is listed by the app
+    and read by :func:`load_run` and the CLI, as on the machine that trained it.
+    """
+    import io
+    import zipfile
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise DataError(f"{path} is not a run folder (no config.json).")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(path.iterdir()):
+            if f.is_file():
+                zf.write(f, arcname=f"{path.name}/{f.name}")
+    return buffer.getvalue()
+
+
 def delete_run(path: str | Path) -> None:
     """Remove a run folder."""
     shutil.rmtree(path, ignore_errors=True)

@@ -13,6 +13,11 @@ FAST_TFVAE = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 3, "epochs_
               "epochs_masked_fine": 1, "epochs_vae": 1}
 
 
+def download_labels(at: AppTest) -> list[str]:
+    """Labels of every download button on the page."""
+    return [b.proto.label for b in at.get("download_button")]
+
+
 @pytest.fixture(scope="session")
 def tfvae_runs_dir(tmp_path_factory) -> Path:
     """A runs directory holding one TF-VAE run trained on ``synthetic_grn`` (CPU, seconds)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import download_labels
+
 
 @pytest.fixture
 def app(open_on_synthetic) -> AppTest:
@@ -20,6 +22,7 @@ def test_summary_browse_and_ranking(app):
     assert not app.error
     titles = [t.value for t in app.markdown]
     assert any(f"**Targets of {tf}**" in t for t in titles)
+    assert "Model (run folder, .zip)" in download_labels(app)
     # Filters: only TF→TF edges, top 3 per TF.
     app.multiselect(key="net_layers").set_value(["tf2tf"]).run()
     app.number_input(key="net_topk").set_value(3).run()

@@ -14,6 +14,7 @@ from core.data.preprocess import PreprocessConfig, preprocess
 from core.training.runs import save_run
 from core.training.scgen import _config, train_scgen
 from core.training.trainer import TrainConfig
+from tests.app.conftest import download_labels
 from ui.jobs import SELECTED_RUN_KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -65,6 +66,7 @@ def test_saved_runs_are_shown_with_scores_and_figures(monkeypatch, tmp_path, kan
     assert at.multiselect(key="scgen_genes").value  # top DEGs preselected for the violins
     assert at.button(key="scgen_umap")
     assert [m.label for m in at.metric][:2] == ["R² all genes (means)", "R² top-100 DEGs"]
+    assert "Model (run folder, .zip)" in download_labels(at)
 
     per_type = pd.DataFrame([{"holdout": t, "method": m, "r2_all": 0.9, "r2_top100": 0.8,
                               "r2_var": 0.5, "r2_var_top100": 0.4}
@@ -88,3 +90,4 @@ def test_saved_runs_are_shown_with_scores_and_figures(monkeypatch, tmp_path, kan
     at.run()
     assert not at.exception
     assert len(at.get("download_button")) == n_buttons + 1
+    assert "Models (run folder, .zip)" in download_labels(at)

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import download_labels
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -90,3 +92,4 @@ def test_train_then_embedding(zeisel_app, tmp_path):
     assert len(at.get("plotly_chart")) >= 3  # two UMAPs, metric bars, history
     # UMAPs are saved with the run: a revisit (or a restart) does not recompute them
     assert any(p.name.startswith("umap_vae_nn15") for p in runs[0].iterdir())
+    assert {"AnnData (.h5ad)", "Model (run folder, .zip)"} <= set(download_labels(at))

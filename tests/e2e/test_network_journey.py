@@ -43,3 +43,20 @@ def test_train_tfvae_and_browse(synthetic_server, page, artifacts_dir):
     wait_idle(page)
     page.wait_for_timeout(1500)
     save_screenshot(page, artifacts_dir, "network_page_synthetic")
+    # The trained model downloads as a run folder that loads again.
+    import io
+    import zipfile
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Model (run folder, .zip)").click()
+    data = info.value.path().read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        folder = names[0].split("/")[0]
+        assert {f"{folder}/model.pt", f"{folder}/config.json", f"{folder}/network.csv"} <= set(
+            names)
+        zf.extractall(artifacts_dir / "downloaded_run")
+    from core.training.runs import load_run
+
+    module = load_run(artifacts_dir / "downloaded_run" / folder).load_module()
+    assert len(module.tf_names) == 40

@@ -286,3 +286,34 @@ def test_run_folder_round_trip(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     assert len(list_runs(tmp_path)) == 1  # a damaged folder is skipped, not fatal
+
+
+def test_run_archive_reloads_elsewhere(tmp_path):
+    import io
+    import zipfile
+
+    import pandas as pd
+    import pytest
+
+    from core.errors import DataError
+    from core.training.runs import run_archive
+
+    torch.manual_seed(0)
+    m = BetaVAE(12, 3, [8], likelihood="nb")
+    path = new_run_dir("betavae", "d", tmp_path / "here")
+    save_run(path, config={"model": "betavae", "module": m.init_kwargs},
+             metrics={"ari_kmeans_vae": 0.4}, history=pd.DataFrame({"epoch": [1]}),
+             module=m, latent=np.arange(12.0).reshape(4, 3), arrays={"umap": np.ones((4, 2))})
+    data = run_archive(path)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = set(zf.namelist())
+        assert {f"{path.name}/{f}" for f in ("config.json", "metrics.json", "history.csv",
+                                              "model.pt", "latent.npy", "umap.npy")} == names
+        zf.extractall(tmp_path / "there")
+    [copy] = list_runs(tmp_path / "there")
+    assert copy.id == path.name and copy.metrics["ari_kmeans_vae"] == 0.4
+    np.testing.assert_array_equal(copy.latent, np.arange(12.0).reshape(4, 3))
+    for k, v in m.state_dict().items():
+        assert torch.equal(copy.load_module().state_dict()[k], v)
+    with pytest.raises(DataError, match="not a run folder"):
+        run_archive(tmp_path)
