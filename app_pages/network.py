@@ -30,8 +30,9 @@ from core.training.tfvae_recipe import (
     resolve_prior,
     train_tfvae,
 )
+from core.training.workflows import annotate_adata
 from ui.counts import LIKELIHOOD_NAMES, count_warning
-from ui.downloads import figure_downloads, run_download, table_download
+from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import active_job, job_outcome, progress_panel, run_picker, runs_for, submit
 from ui.messages import run_safely
 from ui.state import require_dataset
@@ -260,7 +261,7 @@ st.caption("Out-/in-degree, betweenness and eigenvector centrality on the filter
 st.dataframe(ranking, hide_index=True, width="stretch", height=300, key="net_ranking",
              column_config={k: st.column_config.NumberColumn(format="%.4f")
                             for k in ("betweenness", "eigenvector")})
-c1, c2, c3, c4, c5 = st.columns(5)
+c1, c2, c3 = st.columns(3)
 with c1:
     table_download(ranking, f"tf_ranking_{run.id}", key="dl_ranking", label="Ranking (CSV)")
 with c2:
@@ -268,9 +269,15 @@ with c2:
 with c3:
     table_download(shown, f"network_{run.id}_filtered", key="dl_edges_filtered",
                    label="Filtered edges (CSV)")
+c4, c5, c6 = st.columns(3)
 with c4:
     st.download_button("GraphML (filtered)", data=lambda: graphml_bytes(shown, tfs),
                        file_name=f"network_{run.id}.graphml", mime="application/xml",
                        key="dl_graphml", icon=":material/download:", on_click="ignore")
 with c5:
+    h5ad_download(lambda: annotate_adata(ds.adata, run, key="tfvae"), f"{ds.name}_{run.id}",
+                  key="dl_tfvae_h5ad", label="TF activities (AnnData .h5ad)")
+with c6:
     run_download(run, key="dl_run_tfvae")
+st.caption("The AnnData holds the TF latent μ (cells × TFs) in `obsm['X_tfvae']`, its TF names "
+           "in `uns['tfvae']['tf_names']`, clusters and every setting of the run.")

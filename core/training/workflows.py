@@ -235,7 +235,9 @@ def annotate_adata(adata: Any, run: Run, *, key: str = "vae") -> Any:
 
     Writes ``obsm['X_<key>']`` (latent means), ``obsm['X_pca']`` (the baseline PCA, when
     stored), ``obsm['X_umap']`` (when ``run.arrays`` has ``umap``), ``obs['<key>_kmeans']`` /
-    ``obs['<key>_leiden']`` clusters and ``uns['<key>']['params']`` (the run config).
+    ``obs['<key>_leiden']`` clusters and ``uns['<key>']['params']`` (the run config). For a
+    TF-VAE run (``key="tfvae"``) the latent columns are TF activities and
+    ``uns['<key>']['tf_names']`` names them, in order.
     """
     import json
 
@@ -256,4 +258,6 @@ def annotate_adata(adata: Any, run: Run, *, key: str = "vae") -> Any:
     params = json.loads(json.dumps(run.config, default=str).replace("null", '"None"'))
     out.uns[key] = {"params": params, "metrics": {k: v for k, v in run.metrics.items()
                                                   if isinstance(v, (int, float, str))}}
+    if run.config.get("tfs"):
+        out.uns[key]["tf_names"] = [str(t) for t in run.config["tfs"]]
     return out

@@ -22,7 +22,8 @@ def test_summary_browse_and_ranking(app):
     assert not app.error
     titles = [t.value for t in app.markdown]
     assert any(f"**Targets of {tf}**" in t for t in titles)
-    assert "Model (run folder, .zip)" in download_labels(app)
+    assert {"Model (run folder, .zip)", "TF activities (AnnData .h5ad)"} <= set(
+        download_labels(app))
     # Filters: only TF→TF edges, top 3 per TF.
     app.multiselect(key="net_layers").set_value(["tf2tf"]).run()
     app.number_input(key="net_topk").set_value(3).run()

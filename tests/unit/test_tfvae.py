@@ -274,3 +274,20 @@ def test_recipe_count_likelihood_needs_counts(small, tmp_path):
     with pytest.raises(DataError, match="raw integer counts"):
         train_tfvae(no_counts, dataset="sim", model={**FAST, "likelihood": "zinb"}, train=CPU,
                     run_dir=tmp_path / "none")
+
+
+def test_annotated_anndata_of_a_tfvae_run(small, tmp_path):
+    import anndata
+
+    from core.training.workflows import annotate_adata
+
+    _, ad = small
+    run = train_tfvae(ad, dataset="sim", label_key="cell_type", model=FAST, train=CPU,
+                      run_dir=tmp_path / "run")
+    out = annotate_adata(ad, run, key="tfvae")
+    out.write_h5ad(tmp_path / "tf.h5ad")
+    back = anndata.read_h5ad(tmp_path / "tf.h5ad")
+    np.testing.assert_allclose(back.obsm["X_tfvae"], run.latent)
+    assert list(back.uns["tfvae"]["tf_names"]) == run.config["tfs"]
+    assert back.uns["tfvae"]["params"]["settings"]["mask_source"] == "learned"
+    assert "tfvae_kmeans" in back.obs
