@@ -18,6 +18,7 @@ from ui.downloads import table_download
 from ui.jobs import (
     SELECTED_RUN_KEY,
     active_job,
+    import_run_section,
     job_outcome,
     progress_panel,
     runs_for,
@@ -192,3 +193,4 @@ else:
             delete_run(next(r.path for r in runs if r.id == chosen))
             st.toast(f"Deleted {chosen}")
             st.rerun()
+import_run_section(ds)

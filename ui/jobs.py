@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.plots import history_curves
 from core.training.jobs import Job, JobRegistry, JobTarget
-from core.training.runs import Run, default_runs_root, list_runs
+from core.training.runs import Run, default_runs_root, import_run_archive, list_runs
 from core.training.workflows import data_fingerprint
 from ui.state import LoadedDataset, session_id
 
@@ -185,3 +185,28 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             "NMI (latent)": m.get("nmi_kmeans_vae"), "stopped": m.get("stopped"),
         })
     return pd.DataFrame(rows)
+
+
+def import_run_section(ds: LoadedDataset) -> None:
+    """'Add a run from a .zip': unpack a downloaded run folder into the runs directory."""
+    from ui.messages import run_safely, set_feedback, show_feedback
+
+    with st.expander("Add a run from a .zip", icon=":material/upload:"):
+        st.caption("A run folder downloaded with 'Model (run folder, .zip)' on this or another "
+                   "scVAE Studio server: it is unpacked into the runs directory and listed with "
+                   "the data it was trained on.")
+        upload = st.file_uploader("Run folder (.zip)", type=["zip"], key="run_zip")
+        if st.button("Add run", key="run_zip_add", icon=":material/add:",
+                     disabled=upload is None):
+            run = run_safely(lambda: import_run_archive(upload.getvalue(), default_runs_root()),
+                             action="adding the run")
+            if run is not None:
+                data = run.config.get("data", {})
+                here = data.get("fingerprint") == dataset_fingerprint(ds)
+                set_feedback(
+                    "run_zip", "success" if here else "info",
+                    f"Added run {run.id} ({run.model})."
+                    + ("" if here else f" It was trained on '{data.get('name', '?')}' with other "
+                       "cells or preprocessing, so it is listed when that data is loaded."))
+                st.rerun()
+        show_feedback("run_zip")

@@ -171,8 +171,8 @@ def list_runs(root: str | Path | None = None, *, model: str | None = None,
         return []
     runs = []
     for p in sorted(root.iterdir(), reverse=True):
-        if not (p / "config.json").is_file():
-            continue
+        if p.name.startswith(".") or not (p / "config.json").is_file():
+            continue            # hidden: e.g. an import still being unpacked
         try:
             run = load_run(p)
         except (DataError, OSError, ValueError):
@@ -204,6 +204,66 @@ def run_archive(path: str | Path) -> bytes:
             if f.is_file():
                 zf.write(f, arcname=f"{path.name}/{f.name}")
     return buffer.getvalue()
+
+
+#: Largest total (uncompressed) size of an imported run archive.
+MAX_ARCHIVE_BYTES = 4 * 1024 ** 3
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
+    """Unpack a run archive (:func:`run_archive`) into the runs directory and return the run.
+
+    The archive must hold one run folder of plain files (as :func:`run_archive` writes it)
+    with a ``config.json`` whose model loads from its ``model.pt``. Anything else, a name
+    that is already a run there, or more than :data:`MAX_ARCHIVE_BYTES` unpacked, is a
+    :class:`DataError` that says what is wrong; nothing is written then.
+    """
+    import io
+    import tempfile
+    import zipfile
+
+    root = Path(root) if root is not None else default_runs_root()
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DataError("The file is not a .zip archive; upload the run folder .zip that "
+                        "scVAE Studio's 'Model (run folder, .zip)' button downloads.") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        parts = [i.filename.split("/") for i in infos]
+        folders = {p[0] for p in parts}
+        if (not infos or len(folders) != 1 or any(len(p) != 2 for p in parts)
+                or not all(_SAFE_NAME.match(n) for p in parts for n in p)):
+            raise DataError("This .zip is not a run folder: it should hold one folder of files "
+                            "(config.json, model.pt, ...) as the 'Model (run folder, .zip)' "
+                            "download writes it.")
+        name = folders.pop()
+        if f"{name}/config.json" not in {i.filename for i in infos}:
+            raise DataError(f"The folder '{name}' in the .zip has no config.json, so it is not "
+                            "a run folder.")
+        if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
+            raise DataError("The archive unpacks to more than "
+                            f"{MAX_ARCHIVE_BYTES // 1024 ** 3} GB; that is not a run folder.")
+        target = root / name
+        if target.exists():
+            raise DataError(f"A run named '{name}' is already in the runs folder ({root}); "
+                            "delete it there first to replace it.")
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root, prefix=".import-") as tmp:
+            for info in infos:
+                (Path(tmp) / Path(info.filename).name).write_bytes(zf.read(info))
+            try:
+                run = load_run(tmp)
+                if (Path(tmp) / "model.pt").is_file():
+                    run.load_module()
+            except DataError:
+                raise
+            except Exception as exc:    # damaged weights, a model this version cannot build
+                raise DataError(f"The run '{name}' in the .zip does not load: {exc}") from exc
+            Path(tmp).rename(target)
+            Path(tmp).mkdir()           # TemporaryDirectory removes it again on exit
+    return load_run(target)
 
 
 def delete_run(path: str | Path) -> None:

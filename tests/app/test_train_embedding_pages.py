@@ -93,3 +93,41 @@ def test_train_then_embedding(zeisel_app, tmp_path):
     # UMAPs are saved with the run: a revisit (or a restart) does not recompute them
     assert any(p.name.startswith("umap_vae_nn15") for p in runs[0].iterdir())
     assert {"AnnData (.h5ad)", "Model (run folder, .zip)"} <= set(download_labels(at))
+
+
+def test_add_a_run_from_a_zip(zeisel_app, tmp_path):
+    """A downloaded run folder (.zip) added on the Train page is listed with its dataset."""
+    import pandas as pd
+
+    from core.data.io import read
+    from core.data.preprocess import preprocess
+    from core.models.vae import BetaVAE
+    from core.training.runs import run_archive, save_run
+    from core.training.workflows import data_fingerprint
+
+    at = zeisel_app
+    at.switch_page("app_pages/train.py").run()
+    fp = data_fingerprint(preprocess(read("zeisel_cortex").adata))
+    m = BetaVAE(200, 4, [8])
+    made = {}
+    for name, fingerprint in (("20260101-000000-betavae-zeisel-aaaaaa", fp),
+                              ("20260101-000000-betavae-other-bbbbbb", "another")):
+        path = save_run(tmp_path / "elsewhere" / name, module=m, history=pd.DataFrame(),
+                        config={"model": "betavae", "module": m.init_kwargs,
+                                "data": {"name": "zeisel_cortex", "fingerprint": fingerprint}},
+                        metrics={"n_epochs_run": 7})
+        made[name] = run_archive(path)
+    for name, data in made.items():
+        at.file_uploader(key="run_zip").set_value((f"{name}.zip", data, "application/zip")).run()
+        at.button(key="run_zip_add").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    assert (tmp_path / "runs" / "20260101-000000-betavae-zeisel-aaaaaa" / "model.pt").is_file()
+    assert any("listed when that data is loaded" in i.value for i in at.info)
+    # Only the run trained on these cells is listed with them.
+    assert at.dataframe[0].value["run"].tolist() == ["20260101-000000-betavae-zeisel-aaaaaa"]
+    # The same run again, or a file that is not a run: a message, no traceback.
+    at.button(key="run_zip_add").click().run()
+    assert not at.exception and any("already in the runs folder" in e.value for e in at.error)
+    at.file_uploader(key="run_zip").set_value(("x.zip", b"not a zip", "application/zip")).run()
+    at.button(key="run_zip_add").click().run()
+    assert not at.exception and any("not a .zip archive" in e.value for e in at.error)

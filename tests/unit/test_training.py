@@ -317,3 +317,50 @@ def test_run_archive_reloads_elsewhere(tmp_path):
         assert torch.equal(copy.load_module().state_dict()[k], v)
     with pytest.raises(DataError, match="not a run folder"):
         run_archive(tmp_path)
+
+
+def test_import_run_archive_and_its_errors(tmp_path):
+    import io
+    import zipfile
+
+    import pandas as pd
+    import pytest
+
+    from core.errors import DataError
+    from core.training.runs import import_run_archive, run_archive
+
+    torch.manual_seed(0)
+    m = BetaVAE(12, 3, [8])
+    path = new_run_dir("betavae", "d", tmp_path / "a")
+    save_run(path, config={"model": "betavae", "module": m.init_kwargs}, metrics={"x": 1},
+             history=pd.DataFrame({"epoch": [1]}), module=m, latent=np.ones((4, 3)))
+    data = run_archive(path)
+    run = import_run_archive(data, tmp_path / "b")
+    assert run.path == tmp_path / "b" / path.name and run.metrics == {"x": 1}
+    for k, v in m.state_dict().items():
+        assert torch.equal(run.load_module().state_dict()[k], v)
+    assert [r.id for r in list_runs(tmp_path / "b")] == [path.name]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [path.name]  # no temp left
+    with pytest.raises(DataError, match="already in the runs folder"):
+        import_run_archive(data, tmp_path / "b")
+
+    def zipped(files: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for name, content in files.items():
+                zf.writestr(name, content)
+        return buf.getvalue()
+
+    config = (path / "config.json").read_bytes()
+    cases = {
+        "not a .zip": b"plain text",
+        "not a run folder": zipped({"../evil/config.json": config}),
+        "not a run folder.": zipped({"r1/config.json": config, "r2/config.json": config}),
+        "has no config.json": zipped({"r/model.pt": b"x"}),
+        "does not load": zipped({"r/config.json": config, "r/model.pt": b"broken"}),
+    }
+    for message, blob in cases.items():
+        with pytest.raises(DataError, match=message.rstrip(".")):
+            import_run_archive(blob, tmp_path / "c")
+    leftovers = list((tmp_path / "c").iterdir()) if (tmp_path / "c").exists() else []
+    assert leftovers == []                     # nothing written by a refused archive
