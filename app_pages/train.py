@@ -28,6 +28,11 @@ from ui.jobs import (
 from ui.messages import run_safely
 from ui.state import require_dataset
 
+#: The page that shows each model's runs.
+RUN_PAGES = {"betavae": ("app_pages/embedding.py", "Embedding"),
+             "tfvae": ("app_pages/network.py", "Network"),
+             "scgen": ("app_pages/predict.py", "Predict")}
+
 st.title("Train")
 ds = require_dataset()
 st.caption(f"Dataset `{ds.name}` · {ds.adata.n_obs:,} cells × {ds.adata.n_vars:,} genes · "
@@ -184,9 +189,11 @@ else:
     default = st.session_state.get(SELECTED_RUN_KEY)
     chosen = c1.selectbox("Run", ids, index=ids.index(default) if default in ids else 0,
                           key="train_run_pick")
-    if c2.button("Open in Embedding", key="open_embedding", icon=":material/scatter_plot:"):
+    model = next(r.model for r in runs if r.id == chosen)
+    page, title = RUN_PAGES.get(model, RUN_PAGES["betavae"])
+    if c2.button(f"Open in {title}", key="open_embedding", icon=":material/open_in_new:"):
         st.session_state[SELECTED_RUN_KEY] = chosen
-        st.switch_page("app_pages/embedding.py")
+        st.switch_page(page)
     with c3.popover("Delete run", icon=":material/delete:"):
         st.write(f"Delete `{chosen}` and its files? This cannot be undone.")
         if st.button("Delete", key="delete_run", type="primary"):

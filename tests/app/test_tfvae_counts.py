@@ -64,3 +64,10 @@ def test_train_nb_tfvae_then_perturb(open_app, tmp_path):
     assert {"gene", "delta", "baseline", "perturbed"} <= set(table.columns)
     # Baselines are log2 expression per 10k counts: positive for expressed genes.
     assert (table["baseline"] > 0).mean() > 0.9
+    # The Train page lists every model's runs and opens a TF-VAE run on the Network page.
+    at.switch_page("app_pages/train.py").run()
+    assert at.button(key="open_embedding").label == "Open in Network"
+    at.button(key="open_embedding").click().run()
+    assert_clean(at)
+    assert at.title[0].value == "TF network"
+    assert at.selectbox(key="net_run").value == run_dir.name
