@@ -199,6 +199,14 @@ class PerturbResult:
     scale: float = 1.0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def _in_units(self, delta: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+        """Δ of the linear TF→gene layer → reported units: for count models minus the
+        normaliser change ``shift`` (per row or a scalar), times :attr:`scale`."""
+        if self.offset is None:
+            return delta
+        shift = np.asarray(shift, dtype=np.float32)
+        return (delta - (shift[..., None] if shift.ndim else shift)) * np.float32(self.scale)
+
     def _memo(self, key: str, make: Any) -> Any:
         if key not in self._cache:
             self._cache[key] = make()
@@ -212,9 +220,7 @@ class PerturbResult:
         def make() -> np.ndarray:
             with limit_threads(self.threads):
                 delta = self.weight @ self.dz2.mean(0)
-            if self.offset is not None:
-                delta = (delta - np.float32(self.offset.mean())) * np.float32(self.scale)
-            return delta
+            return self._in_units(delta, self.offset.mean() if self.offset is not None else 0)
         return self._memo("mean_delta", make)
 
     def order(self) -> np.ndarray:
@@ -234,10 +240,7 @@ class PerturbResult:
 
     def per_cell(self) -> np.ndarray:
         """``(cells, n_genes)`` Δx̂ of every perturbed cell."""
-        delta = self.dz2 @ self.weight.T
-        if self.offset is not None:
-            delta = (delta - self.offset[:, None]) * np.float32(self.scale)
-        return delta
+        return self._in_units(self.dz2 @ self.weight.T, self.offset)
 
     def _direct(self, rows: np.ndarray, edges: pd.DataFrame | TargetIndex) -> np.ndarray:
         if isinstance(edges, pd.DataFrame):
@@ -304,8 +307,7 @@ class PerturbResult:
             means = (onehot @ self.dz2.astype(np.float64)).astype(np.float32)
             delta = means @ self.weight.T
         if self.offset is not None:
-            shift = (onehot @ self.offset.astype(np.float64)).astype(np.float32)
-            delta = (delta - shift[:, None]) * np.float32(self.scale)
+            delta = self._in_units(delta, onehot @ self.offset.astype(np.float64))
         return pd.DataFrame(delta, index=list(names), columns=self.gene_names)
 
     def cascade(self) -> pd.DataFrame:

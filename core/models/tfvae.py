@@ -188,13 +188,14 @@ class TFVAE(nn.Module):
             return {"z1": z1, "z2": z2, "x_hat": out}
         return {"z1": z1, "z2": z2, "logits": out, "x_hat": torch.softmax(out.float(), dim=-1)}
 
-    def count_nll(self, batch: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    def count_nll(self, batch: dict[str, torch.Tensor], scale: torch.Tensor) -> torch.Tensor:
         """Negative log-likelihood of ``batch["counts"]``, summed over genes (one per cell).
 
-        The mean is softmax(``logits``) × ``batch["library"]`` (observed total counts).
+        The mean is ``scale`` (the decoded softmax, :meth:`decode`'s ``x_hat``) ×
+        ``batch["library"]`` (observed total counts).
         """
         counts = batch["counts"].float()
-        mu = torch.softmax(logits.float(), dim=-1) * library_of(batch, counts)
+        mu = scale * library_of(batch, counts)
         return count_nll(self.likelihood, counts, mu, self.log_theta.clamp(-12, 12).exp(),
                          getattr(self, "zi_logit", None))
 
@@ -262,7 +263,7 @@ class TFVAE(nn.Module):
         if stage == "decoder":
             dec = self.decode(target)
             if self.is_count_model:
-                recon = self.count_nll(batch, dec["logits"]).mean() / self.n_input
+                recon = self.count_nll(batch, dec["x_hat"]).mean() / self.n_input
                 name = "recon_nll"
             else:
                 recon, name = (x - dec["x_hat"].float()).pow(2).mean(), "recon_mse"
@@ -275,7 +276,7 @@ class TFVAE(nn.Module):
         if stage != "vae":
             raise ValueError(f"unknown stage '{stage}'; use one of {STAGES}")
         out = self(self.encoder_input(batch))
-        recon = (self.count_nll(batch, out["logits"]).mean() if self.is_count_model
+        recon = (self.count_nll(batch, out["x_hat"]).mean() if self.is_count_model
                  else (x - out["x_hat"].float()).pow(2).sum(-1).mean())
         kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
         align = (out["mu"].float() - target).pow(2).sum(-1).mean()

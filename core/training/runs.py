@@ -250,19 +250,20 @@ def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
             raise DataError(f"A run named '{name}' is already in the runs folder ({root}); "
                             "delete it there first to replace it.")
         root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=root, prefix=".import-") as tmp:
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".import-"))   # hidden from list_runs
+        try:
             for info in infos:
-                (Path(tmp) / Path(info.filename).name).write_bytes(zf.read(info))
-            try:
-                run = load_run(tmp)
-                if (Path(tmp) / "model.pt").is_file():
-                    run.load_module()
-            except DataError:
+                (tmp / Path(info.filename).name).write_bytes(zf.read(info))
+            run = load_run(tmp)
+            if (tmp / "model.pt").is_file():
+                run.load_module()
+            tmp.rename(target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, DataError):
                 raise
-            except Exception as exc:    # damaged weights, a model this version cannot build
-                raise DataError(f"The run '{name}' in the .zip does not load: {exc}") from exc
-            Path(tmp).rename(target)
-            Path(tmp).mkdir()           # TemporaryDirectory removes it again on exit
+            # damaged weights, or a model this version cannot build
+            raise DataError(f"The run '{name}' in the .zip does not load: {exc}") from exc
     return load_run(target)
 
 
