@@ -357,7 +357,7 @@ class Perturber:
             self.weight = (layer.weight * layer.mask).numpy().astype(np.float32)
             self.bias = (layer.bias.numpy().astype(np.float32) if layer.bias is not None
                          else np.zeros(len(self.gene_names), np.float32))
-        self.counts = bool(getattr(self.module, "is_count_model", False))
+        self.counts = decoder.is_count_model
         self.units = UNITS["counts" if self.counts else "gaussian"]
         self.scale = 1.0 / _LN2 if self.counts else 1.0
         # Baseline TF cascade, computed by the same code on the same shape as every perturbed

@@ -195,9 +195,7 @@ def run_archive(path: str | Path) -> bytes:
     import io
     import zipfile
 
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise DataError(f"{path} is not a run folder (no config.json).")
+    path = load_run(path).path          # a DataError when it is not a run folder
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(path.iterdir()):
