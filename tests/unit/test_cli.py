@@ -96,7 +96,7 @@ def test_inspect_unknown_name(capsys):
 
 def test_core_does_not_import_streamlit():
     code = ("import sys, core.cli, core.data.io, core.data.preprocess, core.data.tfs, "
-            "core.plots, core.device; core.cli.build_parser(); "
+            "core.pl.figures, core.device; core.cli.build_parser(); "
             "assert 'streamlit' not in sys.modules, 'streamlit imported'")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)

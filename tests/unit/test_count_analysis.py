@@ -12,7 +12,7 @@ from core.analysis.de import differential_expression, normalized_expression
 from core.analysis.metrics import batch_mixing_entropy
 from core.errors import ConfigError
 from core.models.vae import BetaVAE
-from core.training.counts import model_inputs
+from core.training.inputs import model_inputs
 from core.training.trainer import TrainConfig, fit
 
 

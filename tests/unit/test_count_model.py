@@ -11,7 +11,7 @@ import torch
 from core.errors import ConfigError, DataError
 from core.models.layers import mlp
 from core.models.vae import BetaVAE
-from core.training.counts import batch_codes, counts_matrix, model_inputs
+from core.training.inputs import batch_codes, counts_matrix, model_inputs
 
 
 def test_softmax_times_library_sums_to_library():

@@ -10,8 +10,8 @@ from count_simulation import simulate_nb
 from core.analysis.de import run_differential_expression
 from core.data.preprocess import PreprocessConfig, preprocess
 from core.errors import ConfigError, DataError
+from core.recipes.betavae import train_betavae
 from core.training.trainer import TrainConfig
-from core.training.workflows import train_betavae
 
 
 @pytest.fixture(scope="module")

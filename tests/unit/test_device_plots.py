@@ -9,7 +9,7 @@ import torch
 
 from core.device import describe_device, pick_device
 from core.errors import ConfigError
-from core.plots import category_bar, qc_histograms
+from core.pl.figures import category_bar, qc_histograms
 
 
 def test_pick_device():

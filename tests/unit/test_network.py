@@ -88,7 +88,7 @@ def test_cli_network_export(tmp_path, capsys):
     from core.cli import main
     from core.data.preprocess import preprocess
     from core.data.simulate import synthetic_grn
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     ad = preprocess(synthetic_grn(n_cells=120, n_tfs=6, n_genes=30, n_cell_types=2).adata)
@@ -112,7 +112,8 @@ def test_cli_network_export(tmp_path, capsys):
 def test_cli_train_tfvae_args():
     import argparse
 
-    from core.cli_tfvae import add_tfvae_train_args, tfvae_settings
+    from core.cli.train_tfvae import add_arguments as add_tfvae_train_args
+    from core.cli.train_tfvae import tfvae_settings
 
     p = argparse.ArgumentParser()
     add_tfvae_train_args(p)

@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.analysis.perturb import Perturber, outgoing_edges, parse_spec, run_data
+from core.analysis.perturb import Perturber, outgoing_edges
 from core.analysis.tf_decoder import tf_decoder
 from core.cli import main
+from core.cli.perturb import parse_spec
 from core.data.preprocess import preprocess
 from core.data.simulate import synthetic_grn
 from core.errors import ConfigError
-from core.training.tfvae_recipe import train_tfvae
+from core.recipes.tfvae import train_tfvae
+from core.runs import run_data
+from core.training.inputs import model_input
 from core.training.trainer import TrainConfig
-from core.training.workflows import model_input
 
 FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 2, "epochs_masked": 1,
         "epochs_masked_fine": 1, "epochs_vae": 1, "max_tfs": None}

@@ -6,12 +6,7 @@ import numpy as np
 import pandas as pd
 
 from core.analysis.scgen import METHODS
-from core.plots_scgen import (
-    expression_violins,
-    group_umap,
-    mean_scatter,
-    scores_by_type,
-)
+from core.pl.scgen import expression_violins, group_umap, mean_scatter, scores_by_type
 
 
 def test_mean_scatter_title_and_labels():

@@ -6,9 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.analysis.embeddings import KnnProjector, project_onto
-from core.plots import embedding_scatter
-from core.plots_network import neighbourhood_figure
-from core.plots_perturb import projection_scatter, selected_cells, with_cell_index
+from core.pl.figures import embedding_scatter
+from core.pl.network import neighbourhood_figure
+from core.pl.perturb import projection_scatter, selected_cells, with_cell_index
 
 
 def test_identical_points_land_on_their_reference_coordinates_with_k1():

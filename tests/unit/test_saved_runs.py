@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from core.analysis.tf_decoder import tf_decoder
-from core.training.counts import inputs_for_run
-from core.training.runs import list_runs, load_run
+from core.runs import list_runs, load_run
+from core.training.inputs import inputs_for_run
 from core.training.trainer import encode_mean, predict
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -12,7 +12,7 @@ import pytest
 
 from core.analysis import scgen as sg
 from core.errors import ConfigError
-from core.training import scgen as tsg
+from core.recipes import scgen as tsg
 from core.training.trainer import TrainConfig
 
 SPEC = sg.ScgenSpec("cond", "ctrl", "stim", "type", "B")

@@ -11,8 +11,7 @@ from core.data.preprocess import preprocess
 from core.data.simulate import synthetic_grn
 from core.errors import DataError
 from core.models.tfvae import TFVAE
-from core.training.runs import load_run, save_run
-from core.training.tfvae_recipe import (
+from core.recipes.tfvae import (
     phases_of,
     prior_masks,
     resolve_prior,
@@ -20,6 +19,7 @@ from core.training.tfvae_recipe import (
     top_fraction_mask,
     train_tfvae,
 )
+from core.runs import load_run, save_run
 from core.training.trainer import TrainConfig, fit
 
 FAST = {"hidden": [32], "epochs_encoder": 3, "epochs_decoder": 3, "epochs_masked": 2,
@@ -248,7 +248,7 @@ def test_gaussian_tfvae_is_unchanged_by_the_count_option():
 
 
 def test_recipe_with_nb_likelihood(small, tmp_path):
-    from core.training.counts import inputs_for_run
+    from core.training.inputs import inputs_for_run
 
     _, ad = small
     run = train_tfvae(ad, dataset="sim", label_key="cell_type",
@@ -279,7 +279,7 @@ def test_recipe_count_likelihood_needs_counts(small, tmp_path):
 def test_annotated_anndata_of_a_tfvae_run(small, tmp_path):
     import anndata
 
-    from core.training.workflows import annotate_adata
+    from core.tl.annotate import annotate_adata
 
     _, ad = small
     run = train_tfvae(ad, dataset="sim", label_key="cell_type", model=FAST, train=CPU,

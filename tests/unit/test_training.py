@@ -14,9 +14,9 @@ from core.errors import ConfigError
 from core.models.layers import MaskedLinear
 from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
 from core.models.vae import BetaVAE
+from core.runs import list_runs, load_run, new_run_dir, save_run
 from core.training.device_data import CSRRows, DenseRows
 from core.training.jobs import JobRegistry
-from core.training.runs import list_runs, load_run, new_run_dir, save_run
 from core.training.schedules import (
     Constant,
     CyclicalSchedule,
@@ -296,7 +296,7 @@ def test_run_archive_reloads_elsewhere(tmp_path):
     import pytest
 
     from core.errors import DataError
-    from core.training.runs import run_archive
+    from core.runs import run_archive
 
     torch.manual_seed(0)
     m = BetaVAE(12, 3, [8], likelihood="nb")
@@ -327,7 +327,7 @@ def test_import_run_archive_and_its_errors(tmp_path):
     import pytest
 
     from core.errors import DataError
-    from core.training.runs import import_run_archive, run_archive
+    from core.runs import import_run_archive, run_archive
 
     torch.manual_seed(0)
     m = BetaVAE(12, 3, [8])

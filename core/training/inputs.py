@@ -18,6 +18,8 @@ from torch import nn
 
 from core.errors import ConfigError, DataError
 from core.models.likelihoods import LIKELIHOODS
+from core.training.device_data import to_device
+from core.training.trainer import evaluate
 
 #: Most batch categories accepted (a cell id column by mistake would give thousands).
 MAX_BATCHES = 100
@@ -118,7 +120,7 @@ def model_inputs(adata: Any, x: Any, *, likelihood: str = "gaussian",
     adata
         Preprocessed AnnData (raw counts in ``layers['counts']`` or X).
     x
-        Processed X as the Gaussian model reads it (:func:`~core.training.workflows.model_input`).
+        Processed X as the Gaussian model reads it (:func:`~core.training.inputs.model_input`).
     likelihood
         ``"gaussian"``, ``"nb"`` or ``"zinb"``.
     batch_key
@@ -153,8 +155,6 @@ def heldout_terms(module: nn.Module, data: dict[str, Any], idx: np.ndarray, *,
     Returns ``heldout_recon`` and ``heldout_kl``; for count models also
     ``heldout_recon_loglik`` (log p(x | z), per cell) and ``heldout_elbo`` (its value − KL).
     """
-    from core.training.device_data import to_device
-    from core.training.trainer import evaluate
 
     if len(idx) == 0:
         return {}
@@ -170,31 +170,12 @@ def heldout_terms(module: nn.Module, data: dict[str, Any], idx: np.ndarray, *,
     return out
 
 
-def count_metrics(module: nn.Module, inputs: ModelInputs, result: Any, latent: np.ndarray,
-                  pcs: np.ndarray | None = None) -> dict[str, float]:
-    """Held-out loss terms, and batch mixing entropy of the latent (and PCA) with a covariate.
-
-    ``result`` is the :class:`~core.training.trainer.TrainResult` (its ``val_idx`` are the
-    held-out cells). ``batch_mixing_entropy`` is the latent's value (same as ``_vae``).
-    """
-    from core.analysis.metrics import batch_mixing_entropy
-
-    out = heldout_terms(module, inputs.data, np.asarray(result.val_idx), device=result.device)
-    if inputs.batch_codes is not None:
-        out["batch_mixing_entropy_vae"] = batch_mixing_entropy(latent, inputs.batch_codes)
-        out["batch_mixing_entropy"] = out["batch_mixing_entropy_vae"]
-        if pcs is not None:
-            out["batch_mixing_entropy_pca"] = batch_mixing_entropy(pcs, inputs.batch_codes)
-    return out
-
-
 def inputs_for_run(adata: Any, run: Any) -> ModelInputs:
     """Rebuild a run's :class:`ModelInputs` from ``adata`` (same likelihood and batch coding).
 
     Batch codes follow the categories stored in the run, so a reloaded model sees the codes
     it was trained with; a cell whose batch the run never saw raises :class:`DataError`.
     """
-    from core.training.workflows import model_input
 
     likelihood = run.config.get("settings", {}).get("likelihood", "gaussian")
     data_cfg = run.config.get("data", {})
@@ -213,3 +194,27 @@ def inputs_for_run(adata: Any, run: Any) -> ModelInputs:
         inputs.batch_codes = codes
         inputs.batch_categories = trained
     return inputs
+
+
+def model_input(adata: Any) -> np.ndarray | sp.csr_matrix:
+    """``adata.X`` as float32 (CSR when sparse), checked finite."""
+    x = adata.X
+    if sp.issparse(x):
+        x = sp.csr_matrix(x, dtype=np.float32)
+        values = x.data
+    else:
+        x = np.asarray(x, dtype=np.float32)
+        values = x
+    if not np.isfinite(values).all():
+        raise DataError("The expression matrix has NaN or Inf values; re-run preprocessing.")
+    return x
+
+
+def hvg_gene_weights(adata: Any, factor: float) -> np.ndarray | None:
+    """Per-gene weights: ``factor`` for highly variable genes, 1 otherwise (None if unused)."""
+    if factor == 1.0 or "highly_variable" not in adata.var:
+        return None
+    hv = adata.var["highly_variable"].to_numpy(dtype=bool)
+    if hv.all():
+        return None
+    return np.where(hv, float(factor), 1.0).astype(np.float32)

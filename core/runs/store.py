@@ -2,6 +2,11 @@
 
 A run folder holds everything needed to redraw every figure without retraining; modules are
 rebuilt from ``config['module']`` and loaded with ``weights_only=True``.
+
+``config.json`` carries ``schema_version`` (:data:`SCHEMA_VERSION`). Version 1 is every run
+written before the key existed (same files and keys); :func:`load_run` reads those as version 1.
+A future change of the folder's layout bumps the version and adds its upgrade to
+:func:`load_run`, so old runs keep opening.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from torch import nn
 from core.errors import DataError
 
 RUNS_ENV = "SCVAE_RUNS_DIR"
+#: Version of the run-folder schema written by :func:`save_run` (see the module docstring).
+SCHEMA_VERSION = 2
 
 
 def default_runs_root() -> Path:
@@ -57,6 +64,11 @@ class Run:
     def id(self) -> str:
         """Folder name."""
         return self.path.name
+
+    @property
+    def schema_version(self) -> int:
+        """Run-folder schema version (1 for runs written before the version was recorded)."""
+        return int(self.config.get("schema_version", 1))
 
     @property
     def model(self) -> str:
@@ -130,6 +142,7 @@ def save_run(path: str | Path, *, config: dict[str, Any], metrics: dict[str, Any
     """Write a run folder (creating it) and return its path."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    config = {"schema_version": SCHEMA_VERSION, **config}
     (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
     history.to_csv(path / "history.csv", index=False)
@@ -157,6 +170,13 @@ def load_run(path: str | Path) -> Run:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     except json.JSONDecodeError as exc:
         raise DataError(f"Run {path.name} has a damaged config or metrics file: {exc}") from exc
+    if not isinstance(config, dict):
+        raise DataError(f"Run {path.name} has a damaged config file (not a JSON object).")
+    config.setdefault("schema_version", 1)
+    if int(config["schema_version"]) > SCHEMA_VERSION:
+        raise DataError(f"Run {path.name} was written by a newer version (run schema "
+                        f"{config['schema_version']}, this one reads ≤ {SCHEMA_VERSION}); "
+                        "update scVAE Studio to open it.")
     return Run(path=path, config=config, metrics=metrics)
 
 

@@ -1,5 +1,4 @@
-"""``python -m core perturb RUN_DIR --set TF=VALUE [...] --out delta.csv`` (registered via
-``EXTRA_COMMANDS``).
+"""``python -m core perturb RUN_DIR --set TF=VALUE [...] --out delta.csv``.
 
 Writes one row per gene: ``gene, delta, baseline, perturbed, direct_target`` for all cells
 (sorted by |Δ|), or with ``--group-key`` one row per gene and group
@@ -11,11 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from core.cli import EXTRA_COMMANDS
+from core.errors import ConfigError
 
 
 def perturb_table(run, adata, spec, *, group_key: str | None = None,
@@ -35,7 +35,7 @@ def perturb_table(run, adata, spec, *, group_key: str | None = None,
     """
     from core.analysis.perturb import perturber_for_run
     from core.errors import DataError
-    from core.training.tfvae_recipe import load_network
+    from core.recipes.tfvae import load_network
 
     p = perturber_for_run(run, adata)
     edges = load_network(run)
@@ -55,10 +55,8 @@ def perturb_table(run, adata, spec, *, group_key: str | None = None,
     return pd.concat(frames, ignore_index=True)
 
 
-def _cmd_perturb(args: argparse.Namespace) -> int:
-    from core.analysis.perturb import parse_spec, run_data
-    from core.errors import ConfigError
-    from core.training.runs import load_run
+def run(args: argparse.Namespace) -> int:
+    from core.runs import load_run, run_data
 
     if not args.set:
         raise ConfigError("Give at least one --set TF=VALUE (or TF+=SHIFT).")
@@ -77,7 +75,7 @@ def _cmd_perturb(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_perturb(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     """``python -m core perturb RUN_DIR --set TF=VALUE [...]``."""
     p = sub.add_parser("perturb", help="in-silico TF perturbation with a TF-VAE run")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -88,8 +86,25 @@ def register_perturb(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, metavar="NAME_OR_PATH",
                    help="dataset (default: the one recorded in the run)")
     p.add_argument("--out", default=None, help="CSV path (stdout when omitted)")
-    p.set_defaults(func=_cmd_perturb)
+    p.set_defaults(func=run)
 
 
-if register_perturb not in EXTRA_COMMANDS:
-    EXTRA_COMMANDS.append(register_perturb)
+
+OPERATORS = (("+=", "shift", 1.0), ("-=", "shift", -1.0), ("=", "set", 1.0))
+
+
+def parse_spec(items: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """Parse ``TF=VALUE`` (set) and ``TF+=D`` / ``TF-=D`` (shift) strings into a spec."""
+    spec: dict[str, tuple[str, float]] = {}
+    for item in items:
+        text = str(item).strip()
+        found = [(op, m, sg) for op, m, sg in OPERATORS if op in text]
+        if not found:
+            raise ConfigError(f"'{item}' is not TF=VALUE (or TF+=SHIFT / TF-=SHIFT).")
+        op, mode, sign = found[0]
+        tf, value = text.split(op, 1)
+        try:
+            spec[tf.strip()] = (mode, sign * float(value))
+        except ValueError:
+            raise ConfigError(f"'{value}' in '{item}' is not a number.") from None
+    return spec

@@ -6,19 +6,13 @@ import argparse
 import json
 from dataclasses import replace
 
-from core.cli import EXTRA_COMMANDS
 
-
-def _cmd_predict(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from core.analysis.scgen import ScgenSpec, spec_defaults
     from core.data.io import read
     from core.data.preprocess import preprocess
     from core.errors import ConfigError
-    from core.training.scgen import (
-        SCGEN_TRAIN_DEFAULTS,
-        predict_every_type,
-        train_scgen,
-    )
+    from core.recipes.scgen import SCGEN_TRAIN_DEFAULTS, predict_every_type, train_scgen
 
     loaded = read(args.data)
     adata = preprocess(loaded.adata)
@@ -63,7 +57,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="maximum epochs (default: scGen's 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
-    p.set_defaults(func=_cmd_predict)
+    p.set_defaults(func=run)
 
-
-EXTRA_COMMANDS.append(register)

@@ -24,12 +24,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from core.analysis.network import edges_from_module, prior_overlap
+from core.analysis.scoring import labels_of, score_latent
+from core.data.tfs import DEFAULT_PRIOR, DEFAULT_TF_LIST, guess_species, load_prior, load_tf_list
 from core.errors import ConfigError, DataError
+from core.models.tfvae import TFVAE
+from core.runs import Run, data_fingerprint, load_run, new_run_dir, save_run
+from core.training.inputs import heldout_terms, model_input, model_inputs
 from core.training.progress import Progress
-from core.training.runs import Run, load_run, new_run_dir, save_run
 from core.training.schedules import make_schedule, to_dict
-from core.training.trainer import TrainConfig, encode_mean, fit, split_indices
-from core.training.workflows import data_fingerprint, labels_of, model_input, score_latent
+from core.training.trainer import TrainConfig, encode_mean, fit, predict, split_indices
 
 MASK_SOURCES = ("learned", "prior", "both")
 MIN_TFS = 5
@@ -90,7 +94,6 @@ def select_tfs(adata: Any, tf_list: str | Path | list[str] | None = None, *,
     """
     import scipy.sparse as sp
 
-    from core.data.tfs import DEFAULT_TF_LIST, guess_species, load_tf_list
 
     if tf_list is None and "tf_names" in adata.uns:
         names, label = [str(t) for t in adata.uns["tf_names"]], "the dataset's TFs"
@@ -124,7 +127,6 @@ def resolve_prior(adata: Any, prior: str | Path | pd.DataFrame | None, *,
     ``None`` means the simulator's ground truth when ``adata.uns`` holds one, else DoRothEA
     for the guessed species; ``"ground_truth"`` asks for the simulator's network explicitly.
     """
-    from core.data.tfs import DEFAULT_PRIOR, guess_species, load_prior
 
     if isinstance(prior, pd.DataFrame):
         return prior, "the given table"
@@ -217,7 +219,7 @@ def train_tfvae(
         Batch size, base learning rate, seed, device (``epochs`` is ignored: each phase has its
         own epoch count in ``model``).
     run_dir, runs_root, progress, cancel
-        As for :func:`core.training.workflows.train_betavae`.
+        As for :func:`core.recipes.betavae.train_betavae`.
 
     Returns
     -------
@@ -227,9 +229,6 @@ def train_tfvae(
         ``val_recon_mse`` (Gaussian) or ``heldout_recon_loglik``/``heldout_elbo`` (count
         models, per held-out cell), prior overlap and clustering scores.
     """
-    from core.analysis.network import edges_from_module, prior_overlap
-    from core.models.tfvae import TFVAE
-    from core.training.counts import heldout_terms, model_inputs
 
     settings = {**TFVAE_DEFAULTS, **(model or {})}
     source = settings["mask_source"]
@@ -353,7 +352,6 @@ def train_tfvae(
 @torch.no_grad()
 def _recon_mse(module: Any, x: Any, idx: np.ndarray, device: str) -> float:
     """Mean squared error per gene and cell on cells ``idx`` (eval mode, z = μ)."""
-    from core.training.trainer import predict
 
     rows = x[idx]
     x_hat = predict(module, {"x": rows}, lambda m, b: m(b["x"])["x_hat"], device=device)

@@ -1,26 +1,19 @@
-"""CLI pieces of the TF-VAE: ``train --model tfvae`` options and the ``network`` command.
+"""TF-VAE options of ``python -m core train --model tfvae``.
 
-``python -m core train`` (:mod:`core.cli_train`) adds :func:`add_tfvae_train_args` to its parser
-and dispatches to :func:`run_tfvae_train` for ``--model tfvae`` (``MODEL_HANDLERS``). The
-``network`` command is registered through ``EXTRA_COMMANDS``.
+:mod:`core.cli.train` adds :func:`add_arguments` to its parser and calls :func:`run` for
+``--model tfvae``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
-from core.cli import EXTRA_COMMANDS
-from core.cli_train import MODEL_HANDLERS
 
-
-def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the TF-VAE options (a group) to the ``train`` parser."""
-    from core.training.tfvae_recipe import MASK_SOURCES
-    from core.training.tfvae_recipe import TFVAE_DEFAULTS as D
+    from core.recipes.tfvae import MASK_SOURCES
+    from core.recipes.tfvae import TFVAE_DEFAULTS as D
 
     g = parser.add_argument_group("TF-VAE (--model tfvae)")
     g.add_argument("--tf-list", default=None, metavar="NAME_OR_PATH",
@@ -65,7 +58,7 @@ def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def run_tfvae_train(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
+def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
     """Train a TF-VAE for ``python -m core train --model tfvae``; returns the saved Run.
 
     Uses the common ``train`` options ``--label-key``, ``--batch-size``, ``--lr``, ``--seed``,
@@ -74,7 +67,7 @@ def run_tfvae_train(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
     """
     from dataclasses import replace
 
-    from core.training.tfvae_recipe import TFVAE_TRAIN_DEFAULTS, train_tfvae
+    from core.recipes.tfvae import TFVAE_TRAIN_DEFAULTS, train_tfvae
 
     base = TFVAE_TRAIN_DEFAULTS
     train = replace(base, batch_size=getattr(args, "batch_size", None) or base.batch_size,
@@ -84,43 +77,3 @@ def run_tfvae_train(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
     return train_tfvae(adata, dataset=dataset, label_key=getattr(args, "label_key", None),
                        model=tfvae_settings(args), train=train,
                        run_dir=getattr(args, "out", None))
-
-
-def _cmd_network(args: argparse.Namespace) -> int:
-    from core.analysis.network import filter_edges, write_graphml
-    from core.training.runs import load_run
-    from core.training.tfvae_recipe import load_network
-
-    run = load_run(args.run_dir)
-    edges = filter_edges(load_network(run), min_abs_weight=args.min_weight,
-                         layers=args.layer or ("tf2tf", "tf2gene"), top_k_per_tf=args.top_k)
-    out = Path(args.out) if args.out else None
-    if out is None:
-        edges.to_csv(sys.stdout, index=False)
-    elif out.suffix.lower() == ".graphml":
-        write_graphml(edges, out, run.config.get("tfs"))
-    else:
-        edges.to_csv(out, index=False)
-    if out is not None:
-        print(json.dumps({"out": str(out), "edges": len(edges),
-                          **edges["layer"].value_counts().to_dict()}))
-    return 0
-
-
-def register_network(sub: argparse._SubParsersAction) -> None:
-    """``python -m core network RUN_DIR [--out edges.csv|net.graphml]``."""
-    p = sub.add_parser("network", help="export the TF network learned by a TF-VAE run")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", default=None,
-                   help="edges CSV (source,target,weight,sign,layer,in_prior) or .graphml; "
-                        "stdout when omitted")
-    p.add_argument("--min-weight", type=float, default=0.0, help="keep |weight| ≥ this")
-    p.add_argument("--layer", action="append", choices=("tf2tf", "tf2gene"),
-                   help="only this layer (repeatable)")
-    p.add_argument("--top-k", type=int, default=None, help="keep each TF's top-k targets")
-    p.set_defaults(func=_cmd_network)
-
-
-if register_network not in EXTRA_COMMANDS:
-    EXTRA_COMMANDS.append(register_network)
-MODEL_HANDLERS["tfvae"] = (add_tfvae_train_args, run_tfvae_train)

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-TEMPLATE = "plotly_white"
+from core.pl.style import TEMPLATE
 
 
 def qc_histograms(qc: pd.DataFrame, *, counts_label: str = "Counts per cell") -> go.Figure:

@@ -1,19 +1,19 @@
-"""End-to-end recipes used by the pages, the CLI and the benchmarks (no streamlit here)."""
+"""The β-VAE recipe: defaults, ``train_betavae(adata, ...) -> Run`` (used by the pages, the CLI
+and the benchmarks)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import scipy.sparse as sp
-
-from core.errors import ConfigError, DataError
+from core.analysis.scoring import count_metrics, labels_of, score_latent
+from core.errors import ConfigError
+from core.models.vae import BetaVAE
+from core.runs import Run, data_fingerprint, load_run, new_run_dir, save_run
+from core.training.inputs import hvg_gene_weights, model_input, model_inputs
 from core.training.progress import Progress
-from core.training.runs import Run, load_run, new_run_dir, save_run
 from core.training.schedules import Schedule, make_schedule, to_dict
 from core.training.trainer import TrainConfig, encode_mean, fit, seed_everything
 
@@ -52,82 +52,6 @@ def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
     counts = likelihood != "gaussian"
     return {**BETAVAE_DEFAULTS, **(COUNT_MODEL_DEFAULTS if counts else {}),
             "likelihood": likelihood}
-
-
-def model_input(adata: Any) -> np.ndarray | sp.csr_matrix:
-    """``adata.X`` as float32 (CSR when sparse), checked finite."""
-    x = adata.X
-    if sp.issparse(x):
-        x = sp.csr_matrix(x, dtype=np.float32)
-        values = x.data
-    else:
-        x = np.asarray(x, dtype=np.float32)
-        values = x
-    if not np.isfinite(values).all():
-        raise DataError("The expression matrix has NaN or Inf values; re-run preprocessing.")
-    return x
-
-
-def data_fingerprint(adata: Any) -> str:
-    """Short hash of shape, names and values, tying runs to the data they were trained on."""
-    h = hashlib.sha1()
-    h.update(f"{adata.n_obs}x{adata.n_vars}".encode())
-    h.update("\x00".join(map(str, adata.obs_names)).encode())
-    h.update("\x00".join(map(str, adata.var_names)).encode())
-    x = adata.X
-    total = float(x.sum()) if x is not None else 0.0
-    h.update(f"{total:.6g}".encode())
-    return h.hexdigest()[:12]
-
-
-def run_matches(run: Run, adata: Any) -> bool:
-    """Whether ``run`` was trained on exactly this data (same fingerprint)."""
-    return run.config.get("data", {}).get("fingerprint") == data_fingerprint(adata)
-
-
-def hvg_gene_weights(adata: Any, factor: float) -> np.ndarray | None:
-    """Per-gene weights: ``factor`` for highly variable genes, 1 otherwise (None if unused)."""
-    if factor == 1.0 or "highly_variable" not in adata.var:
-        return None
-    hv = adata.var["highly_variable"].to_numpy(dtype=bool)
-    if hv.all():
-        return None
-    return np.where(hv, float(factor), 1.0).astype(np.float32)
-
-
-def labels_of(adata: Any, label_key: str | None) -> np.ndarray | None:
-    """Labels for scoring (``None`` when no key is given)."""
-    if not label_key:
-        return None
-    if label_key not in adata.obs:
-        raise ConfigError(f"Label column '{label_key}' is not in the data's obs columns.")
-    return adata.obs[label_key].astype(object).to_numpy()
-
-
-def score_latent(x: Any, latent: np.ndarray, labels: np.ndarray | None, *,
-                 progress: Progress | None = None, seeds: tuple[int, ...] = (0, 1, 2)
-                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Clustering metrics of the latent beside PCA with as many components.
-
-    Returns metrics with suffixes ``_vae``/``_pca`` and arrays to store in the run
-    (``pca`` plus cluster labels).
-    """
-    from core.analysis.embeddings import pca
-    from core.analysis.metrics import compare_embeddings
-
-    if progress is not None:
-        progress.set_phase("metrics", 1, "PCA baseline and clustering scores")
-    pcs = pca(x, latent.shape[1])
-    arrays: dict[str, np.ndarray] = {"pca": pcs}
-    metrics: dict[str, float] = {}
-    if labels is not None and len(set(map(str, labels))) > 1:
-        metrics, clusters = compare_embeddings({"vae": latent, "pca": pcs}, labels, seeds=seeds)
-        for emb, cl in clusters.items():
-            for method, lab in cl.items():
-                arrays[f"clusters_{method}_{emb}"] = lab.astype(np.int32)
-    if progress is not None:
-        progress.update(1, {})
-    return metrics, arrays
 
 
 def train_betavae(
@@ -177,9 +101,6 @@ def train_betavae(
     Run
         The saved run (``metrics`` holds ``ari_kmeans_vae``, ``ari_kmeans_pca``, ...).
     """
-    from core.models.vae import BetaVAE
-    from core.training.counts import count_metrics, model_inputs
-
     settings = {**model_defaults((model or {}).get("likelihood", "gaussian")), **(model or {})}
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
     if schedule is None:
@@ -230,34 +151,3 @@ def train_betavae(
     return load_run(path)
 
 
-def annotate_adata(adata: Any, run: Run, *, key: str = "vae") -> Any:
-    """A copy of ``adata`` with the run's results written in (this helper does mutate the copy).
-
-    Writes ``obsm['X_<key>']`` (latent means), ``obsm['X_pca']`` (the baseline PCA, when
-    stored), ``obsm['X_umap']`` (when ``run.arrays`` has ``umap``), ``obs['<key>_kmeans']`` /
-    ``obs['<key>_leiden']`` clusters and ``uns['<key>']['params']`` (the run config). For a
-    TF-VAE run (``key="tfvae"``) the latent columns are TF activities and
-    ``uns['<key>']['tf_names']`` names them, in order.
-    """
-    import json
-
-    out = adata.copy()
-    if run.latent is None or run.latent.shape[0] != out.n_obs:
-        raise DataError("This run does not match the loaded data (different number of cells).")
-    out.obsm[f"X_{key}"] = run.latent
-    if "pca" in run.arrays:
-        out.obsm["X_pca"] = run.arrays["pca"]
-    if "umap" in run.arrays:
-        out.obsm["X_umap"] = run.arrays["umap"]
-    for method in ("kmeans", "leiden"):
-        lab = run.arrays.get(f"clusters_{method}_vae")
-        if lab is not None:
-            out.obs[f"{key}_{method}"] = lab.astype(str)
-            out.obs[f"{key}_{method}"] = out.obs[f"{key}_{method}"].astype("category")
-    # h5ad cannot store None; a JSON round trip with None → "None" keeps every setting.
-    params = json.loads(json.dumps(run.config, default=str).replace("null", '"None"'))
-    out.uns[key] = {"params": params, "metrics": {k: v for k, v in run.metrics.items()
-                                                  if isinstance(v, (int, float, str))}}
-    if run.config.get("tfs"):
-        out.uns[key]["tf_names"] = [str(t) for t in run.config["tfs"]]
-    return out

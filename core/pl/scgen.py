@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.analysis.scgen import METHOD_TITLES
+from core.pl.style import TEMPLATE
 
-TEMPLATE = "plotly_white"
 GROUP_COLORS = {"control": "#4C78A8", "real stimulated": "#E45756", "predicted": "#54A24B"}
 
 

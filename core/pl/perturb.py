@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.plots import TEMPLATE
+from core.pl.style import TEMPLATE
 
 UP, DOWN = "#D62728", "#1F77B4"
 _MARGIN = {"l": 40, "r": 20, "t": 50, "b": 40}
@@ -113,7 +113,7 @@ def selected_cells(selection: Any) -> np.ndarray:
 def with_cell_index(fig: go.Figure, color: Any) -> go.Figure:
     """Set each trace's ``customdata`` to the cell indices it draws.
 
-    For figures of :func:`core.plots.embedding_scatter`: categorical colours give one trace per
+    For figures of :func:`core.pl.figures.embedding_scatter`: categorical colours give one trace per
     category in the order of the category names, so the cells of a trace are those whose
     colour equals the trace name.
     """

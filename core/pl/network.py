@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.plots import TEMPLATE
+from core.pl.style import TEMPLATE
 
 POSITIVE, NEGATIVE = "#D62728", "#1F77B4"  # activation red, repression blue
 

@@ -18,11 +18,11 @@ import torch
 
 from core.analysis import scgen as sg
 from core.errors import ConfigError
+from core.models.vae import BetaVAE
+from core.runs import Run, data_fingerprint, load_run, new_run_dir, save_run
 from core.training.progress import Progress
-from core.training.runs import Run, load_run, new_run_dir, save_run
 from core.training.schedules import Constant
 from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, predict
-from core.training.workflows import data_fingerprint
 
 #: scGen's published architecture: latent 100, two hidden layers of 800, dropout 0.2, KL weight
 #: 5e-5, here **without BatchNorm**. On kang_pbmc (1,975 cells; 5 seeds x 7 held-out types with
@@ -107,7 +107,6 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
         Predicted cells (rows = the held-out type's control cells, clipped at 0 like the
         log-normalised data), δ, latent means of all cells, scores of scGen and the baselines.
     """
-    from core.models.vae import BetaVAE
 
     settings = {**SCGEN_DEFAULTS, **(model or {})}
     train = train or replace(SCGEN_TRAIN_DEFAULTS)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-TEMPLATE = "plotly_white"
+from core.pl.style import TEMPLATE
 
 
 def de_volcano(table: pd.DataFrame, *, group1: str, group2: str, n_labels: int = 10,
