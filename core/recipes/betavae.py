@@ -4,37 +4,68 @@ and the benchmarks)."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from core.analysis.scoring import count_metrics, labels_of, score_latent
 from core.errors import ConfigError
-from core.models.vae import BetaVAE
-from core.runs import Run, data_fingerprint, load_run, new_run_dir, save_run
+from core.models.likelihoods import DISPERSIONS, LIKELIHOODS
+from core.models.vae import DENOISING_INPUT_DROPOUT, BetaVAE
+from core.runs import Run, load_run, new_run_dir, run_config, save_run
 from core.training.inputs import hvg_gene_weights, model_input, model_inputs
 from core.training.progress import Progress
 from core.training.schedules import Schedule, make_schedule, to_dict
+from core.training.settings import Settings, between, one_of
 from core.training.trainer import TrainConfig, encode_mean, fit, seed_everything
 
-#: Defaults of the β-VAE (module settings, β schedule); tuned with benchmarks/betavae_quality.py
-#: and the sweeps in benchmarks/results/betavae.md. Input dropout 0.1 (denoising) raised the
-#: KMeans ARI on zeisel_cortex from 0.612 ± 0.041 to 0.643 ± 0.020 (20 seeds, paired p = 0.01)
-#: and left kang_pbmc within its seed spread (−0.016, p = 0.4).
-BETAVAE_DEFAULTS: dict[str, Any] = {
-    "n_latent": 10,
-    "hidden": [1024, 512, 256],
-    "batch_norm": True,
-    "dropout": 0.0,
-    "input_dropout": 0.1,
-    "hvg_weight": 1.0,
-    "free_bits": 0.0,
-    "schedule": {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10},
-    "likelihood": "gaussian",
-    "dispersion": "gene",
-}
+#: The β schedule of the Gaussian β-VAE: linear warm-up of β to 5 over 10 epochs.
+_SCHEDULE = {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10}
+
+
+@dataclass(frozen=True)
+class BetaVAESettings(Settings):
+    """Settings of the β-VAE recipe (module shape, likelihood, β schedule).
+
+    Defaults tuned with benchmarks/betavae_quality.py and the sweeps in
+    benchmarks/results/betavae.md. ``input_dropout`` defaults to
+    :data:`core.models.vae.DENOISING_INPUT_DROPOUT` (its evidence is there).
+    """
+
+    TITLE = "the β-VAE"
+
+    n_latent: int = between(10, 1, 4096)
+    hidden: tuple[int, ...] = (1024, 512, 256)
+    batch_norm: bool = True
+    dropout: float = between(0.0, 0.0, 1.0, high_open=True)
+    input_dropout: float = between(DENOISING_INPUT_DROPOUT, 0.0, 1.0, high_open=True)
+    hvg_weight: float = between(1.0, 0.0)
+    free_bits: float = between(0.0, 0.0)
+    schedule: dict[str, Any] = field(default_factory=lambda: dict(_SCHEDULE))
+    likelihood: str = one_of("gaussian", LIKELIHOODS)
+    dispersion: str = one_of("gene", DISPERSIONS)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ConfigError(f"hidden must be one or more positive layer widths; "
+                              f"got {list(self.hidden)}.")
+        if "name" not in self.schedule:
+            raise ConfigError("schedule needs a 'name' (constant, linear, reference, cyclical).")
+
+    @classmethod
+    def for_likelihood(cls, likelihood: str = "gaussian",
+                       overrides: dict[str, Any] | None = None) -> BetaVAESettings:
+        """The defaults for ``likelihood`` (:data:`COUNT_MODEL_DEFAULTS` for NB/ZINB), then
+        ``overrides`` (explicit keys win)."""
+        counts = likelihood != "gaussian"
+        base = cls.from_dict({**(COUNT_MODEL_DEFAULTS if counts else {}),
+                              "likelihood": likelihood})
+        return cls.from_dict(overrides, base=base)
+
+
 BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=20)
-#: Settings that replace :data:`BETAVAE_DEFAULTS` for the NB/ZINB likelihoods: one hidden layer
+#: Settings that replace the β-VAE defaults for the NB/ZINB likelihoods: one hidden layer
 #: of 128 with dropout 0.1 (as scVI) and β warmed up to 2, which gave the best KMeans ARI on
 #: zeisel_cortex (β 1: ≈0.55, β 2: ≈0.67, β 4: ≈0.52; benchmarks/counts_zeisel.py).
 #: Explicit ``model`` keys win.
@@ -44,14 +75,14 @@ COUNT_MODEL_DEFAULTS: dict[str, Any] = {
     "input_dropout": 0.0,
     "schedule": {"name": "linear", "beta_max": 2.0, "warmup_epochs": 10},
 }
+#: The Gaussian defaults as a dict (what the pages and benchmarks read).
+BETAVAE_DEFAULTS: dict[str, Any] = BetaVAESettings().to_dict()
 
 
 def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
-    """β-VAE settings for a likelihood: :data:`BETAVAE_DEFAULTS`, with
+    """β-VAE settings for a likelihood as a dict: the defaults, with
     :data:`COUNT_MODEL_DEFAULTS` for ``"nb"``/``"zinb"``."""
-    counts = likelihood != "gaussian"
-    return {**BETAVAE_DEFAULTS, **(COUNT_MODEL_DEFAULTS if counts else {}),
-            "likelihood": likelihood}
+    return BetaVAESettings.for_likelihood(likelihood).to_dict()
 
 
 def train_betavae(
@@ -101,7 +132,8 @@ def train_betavae(
     Run
         The saved run (``metrics`` holds ``ari_kmeans_vae``, ``ari_kmeans_pca``, ...).
     """
-    settings = {**model_defaults((model or {}).get("likelihood", "gaussian")), **(model or {})}
+    settings = BetaVAESettings.for_likelihood((model or {}).get("likelihood", "gaussian"),
+                                              model).to_dict()
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
     if schedule is None:
         spec = dict(settings["schedule"])
@@ -135,16 +167,10 @@ def train_betavae(
         message=result.message, final_train_loss=last.get("train_loss"),
         final_val_loss=last.get("val_loss"),
     )
-    config = {
-        "model": "betavae",
-        "module": module.init_kwargs,
-        "settings": settings,
-        "train": train.to_dict(),
-        "seed": train.seed,
-        "data": {"name": dataset, "fingerprint": data_fingerprint(adata), "n_obs": adata.n_obs,
-                 "n_vars": adata.n_vars, "label_key": label_key, "batch_key": batch_key,
-                 "batch_categories": inputs.batch_categories},
-    }
+    config = run_config("betavae", adata, dataset=dataset, module_kwargs=module.init_kwargs,
+                        settings=settings, train=train, label_key=label_key,
+                        data={"batch_key": batch_key,
+                              "batch_categories": inputs.batch_categories})
     path = Path(run_dir) if run_dir else new_run_dir("betavae", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=result.history, module=module,
              latent=latent, arrays=arrays)

@@ -19,10 +19,12 @@ import torch
 from core.analysis import scgen as sg
 from core.errors import ConfigError
 from core.models.vae import BetaVAE
-from core.runs import Run, data_fingerprint, load_run, new_run_dir, save_run
+from core.runs import Run, load_run, new_run_dir, run_config, save_run
 from core.training.progress import Progress
 from core.training.schedules import Constant
+from core.training.settings import Settings, between
 from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, predict
+
 
 #: scGen's published architecture: latent 100, two hidden layers of 800, dropout 0.2, KL weight
 #: 5e-5, here **without BatchNorm**. On kang_pbmc (1,975 cells; 5 seeds x 7 held-out types with
@@ -34,13 +36,21 @@ from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, pr
 #: cells of mixed type and condition and predicting with the running averages.
 #: (scGen's loss is 0.5·SSE + α·KL and BetaVAE's SSE + β·KL, so β = 5e-5 is half scGen's
 #: relative weight: both make the model nearly an autoencoder. ReLU instead of LeakyReLU.)
-SCGEN_DEFAULTS: dict[str, Any] = {
-    "n_latent": 100,
-    "hidden": [800, 800],
-    "batch_norm": False,
-    "dropout": 0.2,
-    "kl_weight": 5e-5,
-}
+@dataclass(frozen=True)
+class ScgenSettings(Settings):
+    """Settings of the scGen recipe (see the evidence above)."""
+
+    TITLE = "scGen"
+
+    n_latent: int = between(100, 1, 4096)
+    hidden: tuple[int, ...] = (800, 800)
+    batch_norm: bool = False
+    dropout: float = between(0.2, 0.0, 1.0, high_open=True)
+    kl_weight: float = between(5e-5, 0.0)
+
+
+#: The defaults as a dict (what the Predict page and the benchmarks read).
+SCGEN_DEFAULTS: dict[str, Any] = ScgenSettings().to_dict()
 #: scGen's optimisation: Adam lr 1e-3, batch 32, up to 100 epochs with early stopping on 10%
 #: validation cells (patience 10: on kang_pbmc the validation loss flattens by epoch 50-60).
 SCGEN_TRAIN_DEFAULTS = TrainConfig(epochs=100, batch_size=32, lr=1e-3, patience=10,
@@ -108,14 +118,15 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
         log-normalised data), δ, latent means of all cells, scores of scGen and the baselines.
     """
 
-    settings = {**SCGEN_DEFAULTS, **(model or {})}
+    settings = ScgenSettings.from_dict(model).to_dict()
     train = train or replace(SCGEN_TRAIN_DEFAULTS)
     x = sg.log_expression(adata) if x is None else x
     obs = adata.obs
     split = sg.split_cells(obs, spec)
     torch.manual_seed(train.seed)  # the initial weights too, so a seed reproduces a run
     module = BetaVAE(x.shape[1], int(settings["n_latent"]), settings["hidden"],
-                     batch_norm=bool(settings["batch_norm"]), dropout=float(settings["dropout"]))
+                     batch_norm=bool(settings["batch_norm"]), dropout=float(settings["dropout"]),
+                     input_dropout=0.0)
     # Only the training rows go to the trainer: the held-out stimulated cells never reach it.
     result = fit(module, {"x": x[split.train_idx]}, config=train,
                  schedule=Constant(float(settings["kl_weight"])), progress=progress,
@@ -156,13 +167,10 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
 
 def _config(adata: Any, res_settings: dict[str, Any], module_kwargs: dict[str, Any] | None,
             spec: sg.ScgenSpec, train: TrainConfig, dataset: str, mode: str) -> dict[str, Any]:
-    return {
-        "model": "scgen", "mode": mode, "module": module_kwargs, "settings": res_settings,
-        "train": train.to_dict(), "seed": train.seed, "spec": spec.to_dict(),
-        "input": "layers['log1p'] (log-normalised, not scaled)",
-        "data": {"name": dataset, "fingerprint": data_fingerprint(adata), "n_obs": adata.n_obs,
-                 "n_vars": adata.n_vars, "label_key": spec.cell_type_key},
-    }
+    return run_config("scgen", adata, dataset=dataset, module_kwargs=module_kwargs,
+                      settings=res_settings, train=train, label_key=spec.cell_type_key,
+                      mode=mode, spec=spec.to_dict(),
+                      input="layers['log1p'] (log-normalised, not scaled)")
 
 
 def train_scgen(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
@@ -250,7 +258,7 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
     metrics = {"types": sorted(per_type["holdout"].unique()), "complete": len(
         per_type["holdout"].unique()) == len(types),
         "mean": {m: means.loc[m].to_dict() for m in means.index}}
-    config = _config(adata, settings or {**SCGEN_DEFAULTS, **(model or {})}, None, spec, train,
+    config = _config(adata, settings or ScgenSettings.from_dict(model).to_dict(), None, spec, train,
                      dataset, "every_type")
     path = Path(run_dir) if run_dir else new_run_dir("scgen", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=pd.concat(history, ignore_index=True),

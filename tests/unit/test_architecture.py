@@ -21,10 +21,9 @@ MAX_FUNCTION_LINES = 80
 #: Functions still over the bar, with their length today: the list may only shrink (a function
 #: that gets shorter than the bar must be removed from it, a new long function fails the test).
 LONG_FUNCTIONS: dict[str, int] = {
-    "core/recipes/tfvae.py:train_tfvae": 157,
     "core/training/trainer.py:fit": 146,
     "core/data/simulate.py:synthetic_grn": 127,
-    "core/recipes/betavae.py:train_betavae": 95,
+    "core/recipes/betavae.py:train_betavae": 90,
     "core/analysis/de.py:differential_expression": 81,
 }
 
