@@ -17,7 +17,7 @@ from core.training.inputs import hvg_gene_weights, model_input, model_inputs
 from core.training.progress import Progress
 from core.training.schedules import Schedule, make_schedule, to_dict
 from core.training.settings import Settings, between, one_of
-from core.training.trainer import TrainConfig, encode_mean, fit, seed_everything
+from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, seed_everything
 
 #: The β schedule of the Gaussian β-VAE: linear warm-up of β to 5 over 10 epochs.
 _SCHEDULE = {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10}
@@ -85,6 +85,24 @@ def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
     return BetaVAESettings.for_likelihood(likelihood).to_dict()
 
 
+def _schedule_of(settings: dict[str, Any], epochs: int) -> Schedule:
+    """The β schedule described by ``settings['schedule']`` (a cyclical one spans ``epochs``)."""
+    spec = dict(settings["schedule"])
+    name = spec.pop("name")
+    if name == "cyclical":
+        spec.setdefault("total_epochs", epochs)
+    return make_schedule(name, **spec)
+
+
+def training_summary(result: TrainResult) -> dict[str, Any]:
+    """The metrics every single-phase run records about its training."""
+    last = result.history.iloc[-1].to_dict()
+    return {"n_epochs_run": result.n_epochs_run, "best_epoch": result.best_epoch,
+            "train_seconds": result.train_seconds, "device": result.device,
+            "stopped": result.stopped, "message": result.message,
+            "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss")}
+
+
 def train_betavae(
     adata: Any,
     *,
@@ -135,12 +153,7 @@ def train_betavae(
     settings = BetaVAESettings.for_likelihood((model or {}).get("likelihood", "gaussian"),
                                               model).to_dict()
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
-    if schedule is None:
-        spec = dict(settings["schedule"])
-        name = spec.pop("name")
-        if name == "cyclical":
-            spec.setdefault("total_epochs", train.epochs)
-        schedule = make_schedule(name, **spec)
+    schedule = schedule or _schedule_of(settings, train.epochs)
     settings["schedule"] = to_dict(schedule)
     x = model_input(adata)
     labels = labels_of(adata, label_key)
@@ -160,13 +173,7 @@ def train_betavae(
                          **inputs.encode_extra)
     metrics, arrays = score_latent(x, latent, labels, progress=progress)
     metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
-    last = result.history.iloc[-1].to_dict()
-    metrics.update(
-        n_epochs_run=result.n_epochs_run, best_epoch=result.best_epoch,
-        train_seconds=result.train_seconds, device=result.device, stopped=result.stopped,
-        message=result.message, final_train_loss=last.get("train_loss"),
-        final_val_loss=last.get("val_loss"),
-    )
+    metrics.update(training_summary(result))
     config = run_config("betavae", adata, dataset=dataset, module_kwargs=module.init_kwargs,
                         settings=settings, train=train, label_key=label_key,
                         data={"batch_key": batch_key,
