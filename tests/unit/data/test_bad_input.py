@@ -219,7 +219,7 @@ def test_upload_size_matches_streamlit_config():
     import tomllib
     from pathlib import Path
 
-    config = tomllib.loads((Path(__file__).parents[2] / ".streamlit/config.toml").read_text())
+    config = tomllib.loads((Path(__file__).parents[3] / ".streamlit/config.toml").read_text())
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB == 2000
     assert config["browser"]["gatherUsageStats"] is False
 

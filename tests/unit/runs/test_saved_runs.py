@@ -19,7 +19,7 @@ from core.runs import list_runs, load_run
 from core.training.inputs import inputs_for_run
 from core.training.trainer import encode_mean, predict
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 RUNS = FIXTURES / "runs"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.cli import EXIT_USER_ERROR, main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
