@@ -9,9 +9,45 @@ The trainer (:func:`core.training.trainer.fit`) only calls ``module.loss(batch, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+
+
+@dataclass(frozen=True)
+class LossOutput(Mapping[str, torch.Tensor]):
+    """What ``ModelModule.loss`` returns: the scalar to minimise and the terms to log.
+
+    In the spirit of scvi-tools' ``LossOutput``: ``loss`` is what the optimiser minimises;
+    ``terms`` are scalar tensors logged per epoch (``recon``, ``kl``, ``align``…). It is also a
+    read-only mapping ``{"loss": …, **terms}``, which is how the trainer logs it.
+
+    Parameters
+    ----------
+    loss
+        Scalar tensor to minimise.
+    terms
+        Named scalar tensors to log; must not contain ``"loss"``.
+    """
+
+    loss: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if "loss" in self.terms:
+            raise ValueError("'loss' is the minimised value; name the logged term otherwise")
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return self.loss if key == "loss" else self.terms[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield "loss"
+        yield from self.terms
+
+    def __len__(self) -> int:
+        return 1 + len(self.terms)
 
 
 @runtime_checkable
@@ -19,9 +55,9 @@ class ModelModule(Protocol):
     """What a model's ``nn.Module`` provides (checked with ``isinstance`` in the tests).
 
     ``encode(x, **extra) -> (μ, log σ²)``; ``decode(z, **extra)`` → the reconstruction (a
-    tensor, or a dict of tensors with ``x_hat``); ``loss(batch, *, beta, **kw)`` → a dict of
-    scalar tensors with ``loss`` (what is minimised) and its terms (``recon``, ``kl``, …,
-    each logged per epoch by the trainer); ``init_kwargs`` → the constructor arguments saved
+    tensor, or a dict of tensors with ``x_hat``); ``loss(batch, *, beta, **kw)`` → a
+    :class:`LossOutput` (``loss`` is minimised, its ``terms`` — ``recon``, ``kl``, … — are
+    logged per epoch by the trainer); ``init_kwargs`` → the constructor arguments saved
     in the run (JSON-ready).
     """
 
@@ -33,4 +69,4 @@ class ModelModule(Protocol):
     def decode(self, z: torch.Tensor, *args: Any, **kwargs: Any) -> Any: ...
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
-             **kwargs: Any) -> dict[str, torch.Tensor]: ...
+             **kwargs: Any) -> Mapping[str, torch.Tensor]: ...

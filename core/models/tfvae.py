@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
+from core.models.base import LossOutput
 from core.models.layers import MaskedLinear, mlp
 from core.models.likelihoods import LIKELIHOODS, count_nll, library_of
 from core.models.losses import kl_normal
@@ -234,7 +235,7 @@ class TFVAE(nn.Module):
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0, stage: str = "vae",
              l1: float = 0.0, align_weight: float = 1.0,
-             consistency: float = 0.0) -> dict[str, torch.Tensor]:
+             consistency: float = 0.0) -> LossOutput:
         """Loss of one recipe stage (the trainer passes ``stage`` through ``loss_kwargs``).
 
         Parameters
@@ -259,7 +260,7 @@ class TFVAE(nn.Module):
         if stage == "encoder":
             mu, _ = self.encode(self.encoder_input(batch))
             align = (mu.float() - target).pow(2).mean()
-            return {"loss": align, "align": align}
+            return LossOutput(align, {"align": align})
         if stage == "decoder":
             dec = self.decode(target)
             if self.is_count_model:
@@ -268,11 +269,12 @@ class TFVAE(nn.Module):
             else:
                 recon, name = (x - dec["x_hat"].float()).pow(2).mean(), "recon_mse"
             penalty = self.decoder_l1()
-            out = {"loss": recon + 1e-3 * l1 * penalty, name: recon, "l1": penalty}
+            terms = {name: recon, "l1": penalty}
+            loss = recon + 1e-3 * l1 * penalty
             if consistency > 0:
-                out["tf_consistency"] = self.tf_consistency(target)
-                out["loss"] = out["loss"] + consistency * out["tf_consistency"]
-            return out
+                terms["tf_consistency"] = self.tf_consistency(target)
+                loss = loss + consistency * terms["tf_consistency"]
+            return LossOutput(loss, terms)
         if stage != "vae":
             raise ValueError(f"unknown stage '{stage}'; use one of {STAGES}")
         out = self(self.encoder_input(batch))
@@ -280,8 +282,8 @@ class TFVAE(nn.Module):
                  else (x - out["x_hat"].float()).pow(2).sum(-1).mean())
         kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
         align = (out["mu"].float() - target).pow(2).sum(-1).mean()
-        return {"loss": recon + beta * kl + align_weight * align, "recon": recon, "kl": kl,
-                "align": align}
+        return LossOutput(recon + beta * kl + align_weight * align,
+                          {"recon": recon, "kl": kl, "align": align})
 
     def encoder_parameters(self) -> list[nn.Parameter]:
         """Parameters trained in phase (a)."""

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
+from core.models.base import LossOutput
 from core.models.layers import mlp
 from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, count_nll, library_of
 from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
@@ -205,7 +206,7 @@ class BetaVAE(nn.Module):
                          p.get("zi_logits"), self.gene_weights)
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
-             free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+             free_bits: float = 0.0) -> LossOutput:
         """Reconstruction (Σ genes, mean over cells) + β · KL (Σ dims, mean over cells).
 
         Gaussian: weighted squared error on ``batch["x"]``. NB/ZINB: negative log-likelihood
@@ -213,8 +214,8 @@ class BetaVAE(nn.Module):
 
         Returns
         -------
-        dict
-            ``loss`` (to minimise), ``recon``, ``kl`` (the KL without free-bits floor).
+        LossOutput
+            ``loss`` (to minimise), terms ``recon``, ``kl`` (the KL without free-bits floor).
         """
         if self.is_count_model:
             counts = batch["counts"] if "counts" in batch else batch["x"]
@@ -229,6 +230,6 @@ class BetaVAE(nn.Module):
         kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
         kl_opt = (free_bits_kl(out["mu"].float(), out["logvar"].float(), free_bits).mean()
                   if free_bits > 0 else kl)
-        return {"loss": recon + beta * kl_opt, "recon": recon, "kl": kl}
+        return LossOutput(recon + beta * kl_opt, {"recon": recon, "kl": kl})
 
 

@@ -1,8 +1,9 @@
 """The one training loop every model uses (Adam, early stopping, device-resident data).
 
-A module passed to :func:`fit` implements ``loss(batch, *, beta, **loss_kwargs) -> dict`` where
-``batch`` maps the keys of ``data`` to tensors of one mini-batch and the returned dict has a
-scalar ``"loss"`` to minimise plus any other scalar terms to log (``recon``, ``kl``...).
+A module passed to :func:`fit` implements ``loss(batch, *, beta, **loss_kwargs) -> LossOutput``
+(:class:`core.models.base.LossOutput`) where ``batch`` maps the keys of ``data`` to tensors of
+one mini-batch; the output's ``loss`` is minimised and its terms (``recon``, ``kl``...) are
+logged. Any mapping with a scalar ``"loss"`` works the same.
 """
 
 from __future__ import annotations

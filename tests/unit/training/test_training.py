@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -203,7 +204,7 @@ def test_nan_loss_stops_and_keeps_last_good_weights():
             out = super().loss(batch, beta=beta)
             Exploding.calls += 1
             if Exploding.calls > 6:  # epoch 2 onwards (3 batches per epoch)
-                out["loss"] = out["loss"] * float("nan")
+                out = dataclasses.replace(out, loss=out.loss * float("nan"))
             return out
 
     x, _ = blobs(90, 10)
