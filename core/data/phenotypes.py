@@ -1,0 +1,266 @@
+"""Phenotype tables of perturbed gene SETS, and the gene features a set model reads.
+
+A phenotype table has one row per perturbation set: a ``genes`` column (``A`` or ``A+B+…``)
+and a numeric value column (e.g. ``fitness``). Gene features come from a learned embedding, a
+user's table (genes × features, CSV/TSV) or a trained run folder of this product (TF-VAE
+TF→gene weights; β-VAE decoder loadings when the run records its gene names).
+
+This module reads files only; it never imports training, models or the app.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ConfigError, DataError
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+#: Bundled phenotype tables: name → (file, value column, description).
+BUNDLED_TABLES: dict[str, tuple[str, str, str]] = {
+    "norman_gi": ("datasets/norman_gi.tsv.gz", "fitness",
+                  "K562 CRISPRa growth: 112 single genes and 4,973 pairs (Norman et al. 2019)"),
+}
+SET_SEPARATOR = "+"
+MAX_SET_SIZE = 32
+
+
+@dataclass(frozen=True)
+class PhenotypeTable:
+    """A validated phenotype table.
+
+    Attributes
+    ----------
+    name
+        Bundled name or file name.
+    sets
+        One tuple of gene names per row, sorted (a set has no order).
+    values
+        The phenotype per row (float64).
+    genes
+        Every gene of every set, sorted.
+    value_column
+        Name of the phenotype column it was read from.
+    """
+
+    name: str
+    sets: list[tuple[str, ...]]
+    values: np.ndarray
+    genes: list[str]
+    value_column: str = "fitness"
+    extra: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __len__(self) -> int:
+        return len(self.sets)
+
+    def singles(self) -> dict[str, float]:
+        """Measured phenotype of each gene perturbed alone (mean over repeated rows)."""
+        out: dict[str, list[float]] = {}
+        for s, v in zip(self.sets, self.values):
+            if len(s) == 1:
+                out.setdefault(s[0], []).append(float(v))
+        return {g: float(np.mean(v)) for g, v in out.items()}
+
+    def frame(self) -> pd.DataFrame:
+        """``genes`` (joined with ``+``), ``n_genes`` and the value column."""
+        return pd.DataFrame({"genes": [join_set(s) for s in self.sets],
+                             "n_genes": [len(s) for s in self.sets],
+                             self.value_column: self.values})
+
+
+def join_set(genes: tuple[str, ...] | list[str]) -> str:
+    """``('A', 'B')`` → ``'A+B'``."""
+    return SET_SEPARATOR.join(genes)
+
+
+def parse_set(text: object) -> tuple[str, ...]:
+    """Parse ``'A+B'`` (spaces and commas also separate) into a sorted tuple of unique genes.
+
+    Raises
+    ------
+    DataError
+        When the text holds no gene or more than :data:`MAX_SET_SIZE`.
+    """
+    raw = str(text if text is not None and text == text else "")
+    parts = [p.strip() for p in raw.replace(",", "+").replace(" ", "+").split(SET_SEPARATOR)]
+    genes = tuple(sorted({p for p in parts if p}))
+    if not genes:
+        raise DataError(f"'{raw}' is an empty gene set; write genes as A or A+B.")
+    if len(genes) > MAX_SET_SIZE:
+        raise DataError(f"A set has {len(genes)} genes; at most {MAX_SET_SIZE} are supported.")
+    return genes
+
+
+def list_tables() -> pd.DataFrame:
+    """The bundled phenotype tables: name, value column, description."""
+    return pd.DataFrame([{"name": k, "value_column": v[1], "description": v[2]}
+                         for k, v in BUNDLED_TABLES.items()])
+
+
+def _read_frame(source: str | Path) -> tuple[pd.DataFrame, str]:
+    if str(source) in BUNDLED_TABLES:
+        path = ASSETS_DIR / BUNDLED_TABLES[str(source)][0]
+        return pd.read_csv(path, sep="\t"), str(source)
+    path = Path(source)
+    if not path.is_file():
+        names = ", ".join(BUNDLED_TABLES)
+        raise DataError(f"'{source}' is neither a file nor a bundled table ({names}).")
+    sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    try:
+        return pd.read_csv(path, sep=sep), path.name
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"Cannot read {path.name} as a CSV/TSV table: {exc}") from exc
+
+
+def read_phenotypes(source: str | Path | pd.DataFrame, *, genes_column: str = "genes",
+                    value_column: str = "fitness", name: str | None = None) -> PhenotypeTable:
+    """Read and validate a phenotype table.
+
+    Parameters
+    ----------
+    source
+        Bundled name (``norman_gi``), a CSV/TSV path, or a DataFrame.
+    genes_column
+        Column with the sets, ``A`` or ``A+B+…``.
+    value_column
+        Numeric phenotype column.
+    name
+        Name to record (default: the bundled name or file name).
+
+    Returns
+    -------
+    PhenotypeTable
+        Rows with a missing value are dropped; repeated sets are kept.
+
+    Raises
+    ------
+    DataError
+        Missing columns, a non-numeric value column, an empty set, or no rows left.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, label = source, name or "table"
+    else:
+        frame, label = _read_frame(source)
+    for col in (genes_column, value_column):
+        if col not in frame.columns:
+            raise DataError(f"{label} has no column '{col}'; its columns are "
+                            f"{', '.join(map(str, frame.columns))}.")
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    bad = values.isna() & frame[value_column].notna()
+    if bad.any():
+        first = frame.loc[bad, value_column].iloc[0]
+        raise DataError(f"Column '{value_column}' of {label} must be numeric; row "
+                        f"{int(np.flatnonzero(bad.to_numpy())[0]) + 1} holds '{first}'.")
+    keep = values.notna().to_numpy() & np.isfinite(values.fillna(0).to_numpy())
+    if keep.sum() < 2:
+        raise DataError(f"{label} has fewer than 2 rows with a value in '{value_column}'.")
+    sets = []
+    for i, text in enumerate(frame[genes_column].to_numpy()[keep]):
+        try:
+            sets.append(parse_set(text))
+        except DataError as exc:
+            raise DataError(f"Row {i + 1} of {label}: {exc}") from None
+    genes = sorted({g for s in sets for g in s})
+    extra = frame.loc[keep].drop(columns=[genes_column, value_column]).reset_index(drop=True)
+    return PhenotypeTable(name=name or label, sets=sets, genes=genes,
+                          values=values.to_numpy(dtype=np.float64)[keep],
+                          value_column=value_column, extra=extra)
+
+
+# ---- gene features ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeneFeatures:
+    """Feature vectors for named genes: ``matrix[i]`` belongs to ``genes[i]``."""
+
+    genes: list[str]
+    matrix: np.ndarray
+    source: str
+
+    def lookup(self, genes: list[str]) -> tuple[np.ndarray, list[str]]:
+        """Rows for ``genes`` (zeros where absent) and the list of genes that have none."""
+        index = {g: i for i, g in enumerate(self.genes)}
+        out = np.zeros((len(genes), self.matrix.shape[1]), dtype=np.float32)
+        missing = []
+        for j, g in enumerate(genes):
+            if g in index:
+                out[j] = self.matrix[index[g]]
+            else:
+                missing.append(g)
+        return out, missing
+
+
+def _standardise(matrix: np.ndarray) -> np.ndarray:
+    sd = matrix.std(axis=0)
+    return ((matrix - matrix.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
+
+
+def read_feature_table(path: str | Path) -> GeneFeatures:
+    """A genes × features CSV/TSV: first column gene names, then numeric columns.
+
+    Columns are standardised (mean 0, sd 1) so no feature dominates by its units.
+    """
+    path = Path(path)
+    frame, label = _read_frame(path)
+    if frame.shape[1] < 2:
+        raise DataError(f"{label} needs a gene column followed by at least one feature column.")
+    genes = frame.iloc[:, 0].astype(str).str.strip()
+    if genes.duplicated().any():
+        raise DataError(f"{label} lists gene '{genes[genes.duplicated()].iloc[0]}' twice.")
+    numeric = frame.iloc[:, 1:].apply(pd.to_numeric, errors="coerce")
+    if numeric.isna().any().any():
+        col = numeric.columns[numeric.isna().any()][0]
+        raise DataError(f"Feature column '{col}' of {label} has empty or non-numeric values.")
+    return GeneFeatures(genes=genes.tolist(), source=f"table:{label}",
+                        matrix=_standardise(numeric.to_numpy(dtype=np.float64)))
+
+
+def read_run_features(run_dir: str | Path) -> GeneFeatures:
+    """Gene features from a trained run folder of this product, read directly from its files.
+
+    A TF-VAE run gives each gene its row of TF→gene weights (``tf2gene.weight``, one value per
+    TF); a β-VAE run its decoder output loadings (``out.weight``), when the run records its
+    gene names (``config['module']['gene_names']``).
+    """
+    import torch
+
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{run_dir} is not a readable run folder: {exc}") from exc
+    model = config.get("model")
+    key = {"tfvae": "tf2gene.weight", "betavae": "out.weight", "scgen": "out.weight"}.get(model)
+    if key is None:
+        raise DataError(f"Run {run_dir.name} is a '{model}' run; gene features come from a "
+                        "TF-VAE or β-VAE run.")
+    genes = (config.get("module") or {}).get("gene_names") or config.get("genes")
+    if not genes:
+        raise DataError(f"Run {run_dir.name} does not record its gene names, so its loadings "
+                        "cannot be matched to genes; use a TF-VAE run or a feature table.")
+    try:
+        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as exc:
+        raise DataError(f"Cannot read the weights of run {run_dir.name}: {exc}") from exc
+    if key not in state or state[key].shape[0] != len(genes):
+        raise DataError(f"Run {run_dir.name} has no '{key}' weights for its {len(genes)} genes.")
+    matrix = state[key].float().numpy()
+    return GeneFeatures(genes=[str(g) for g in genes], source=f"run:{run_dir.name}:{key}",
+                        matrix=_standardise(matrix))
+
+
+def load_features(spec: str | Path) -> GeneFeatures | None:
+    """``'learned'`` → ``None``; a run folder → :func:`read_run_features`; a file → table."""
+    if str(spec) == "learned":
+        return None
+    path = Path(spec)
+    if path.is_dir():
+        return read_run_features(path)
+    if path.is_file():
+        return read_feature_table(path)
+    raise ConfigError(f"Features '{spec}' is not 'learned', a feature table file or a run folder.")
