@@ -94,5 +94,6 @@ def _register_builtin_commands() -> None:
 
 _register_builtin_commands()
 import core.cli_perturb  # noqa: E402,F401  (perturb command)
+import core.cli_phenotype  # noqa: E402,F401  (phenotype train|predict)
 import core.cli_scgen  # noqa: E402,F401  (registers "predict")
 import core.cli_tfvae  # noqa: E402,F401  (network command, train --model tfvae)

@@ -237,7 +237,12 @@ def predict(run_dir: str | Path | Run, sets: list[str] | list[tuple[str, ...]]) 
     run = run_dir if isinstance(run_dir, Run) else load_run(run_dir)
     module = load_module(run)
     index = {g: i for i, g in enumerate(run.config["genes"])}
-    parsed = [s if isinstance(s, tuple) else parse_set(s) for s in sets]
+    parsed = []
+    for row, s in enumerate(sets, start=1):
+        try:
+            parsed.append(s if isinstance(s, tuple) else parse_set(s))
+        except DataError as exc:
+            raise DataError(f"Set {row}: {exc}") from None
     if not parsed:
         raise DataError("No sets to predict; give a table with a 'genes' column of A+B sets.")
     unknown = sorted({g for s in parsed for g in s if g not in index})
