@@ -110,9 +110,10 @@ def _tensors(table: PhenotypeTable, rows: np.ndarray, index: dict[str, int]) -> 
     return genes, mask, torch.as_tensor(table.values[rows], dtype=torch.float32)
 
 
-def _build(table: PhenotypeTable, settings: PhenotypeSettings, split: ph.SetSplit
+def _build(table: PhenotypeTable, settings: PhenotypeSettings, split: ph.SetSplit,
+           inputs: tuple[np.ndarray | None, int, str, list[str]]
            ) -> tuple[DeepSet, dict[str, Any]]:
-    matrix, learned, source, missing = _gene_inputs(table, settings)
+    matrix, learned, source, missing = inputs
     torch.manual_seed(settings.seed)
     module = DeepSet(len(table.genes), 0 if matrix is None else matrix.shape[1], learned,
                      hidden=settings.hidden, pool=settings.pool,
@@ -178,12 +179,13 @@ def train(table: PhenotypeTable, *, settings: PhenotypeSettings, out_dir: str | 
         :data:`BASELINES`) with ``pearson``, ``spearman``, ``interaction_pearson`` and
         ``interaction_spearman`` (NaN written as null).
     """
+    inputs = _gene_inputs(table, settings)       # a missing-features error comes first
     split = ph.split_sets(table.sets, settings.split, seed=settings.seed,
                           test_fraction=settings.test_fraction, val_fraction=settings.val_fraction)
     if len(split.train) < 2 or len(split.test) < 2:
         raise DataError(f"The {settings.split} split leaves fewer than 2 sets to train or test "
                         f"on ({len(table)} rows); use a larger table or another split.")
-    module, info = _build(table, settings, split)
+    module, info = _build(table, settings, split, inputs)
     index = {g: i for i, g in enumerate(table.genes)}
     val = _tensors(table, split.val, index) if len(split.val) else None
     fit = fit_sets(module, _tensors(table, split.train, index), val, lr=settings.lr,
