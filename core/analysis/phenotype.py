@@ -218,3 +218,34 @@ def score_predictions(measured: np.ndarray, predicted: np.ndarray,
     return {"pearson": pr, "spearman": sr, "interaction_pearson": ir,
             "interaction_spearman": isr, "n": int(len(measured)),
             "n_interaction": int(multi.sum())}
+
+
+# ---- predicted pairs ------------------------------------------------------------------------
+
+
+def interaction_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Genes × genes symmetric matrix of ``interaction`` from a table of ``A+B`` pairs, rows
+    and columns in hierarchical-clustering order (average linkage, correlation distance)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    split = pairs["genes"].str.split("+", expand=True, regex=False)
+    genes = sorted(set(split[0]) | set(split[1]))
+    matrix = pd.DataFrame(0.0, index=genes, columns=genes)
+    for a, b, v in zip(split[0], split[1], pairs["interaction"]):
+        matrix.loc[a, b] = matrix.loc[b, a] = v
+    if len(genes) > 2:
+        values = matrix.to_numpy()
+        spread = values.std(axis=1) > 0
+        if spread.all():
+            order = leaves_list(linkage(values, method="average", metric="correlation"))
+            matrix = matrix.iloc[order, order]
+    return matrix
+
+
+def top_new_pairs(pairs: pd.DataFrame, measured: set[GeneSet], n: int = 15
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` most synergistic (most positive interaction) and most buffering (most
+    negative) predicted pairs that are NOT among the ``measured`` sets."""
+    new = pairs[[tuple(sorted(g.split("+"))) not in measured for g in pairs["genes"]]]
+    new = new.dropna(subset=["interaction"])
+    return new.nlargest(n, "interaction"), new.nsmallest(n, "interaction")

@@ -89,7 +89,9 @@ class DeepSet(nn.Module):
         self.register_buffer("single_phenotype", torch.full((n_genes,), float("nan")))
         self.embedding = nn.Embedding(n_genes, n_learned) if n_learned else None
         if self.embedding is not None:
-            nn.init.normal_(self.embedding.weight, std=0.1)
+            # Beside fixed features the embedding is a fallback: zeros, so a gene never seen in
+            # training adds nothing random to its features.
+            nn.init.normal_(self.embedding.weight, std=0.0 if n_features else 0.1)
         width = hidden[-1]
         self.phi = _mlp([n_features + n_learned, *hidden], dropout)
         self.attention = nn.Linear(width, 1) if pool == "attention" else None

@@ -35,8 +35,10 @@ BASELINES = ("mean", "additive", "additive_linear", "mf")
 class PhenotypeSettings:
     """Every setting of a DeepSet phenotype run; validated on construction.
 
-    Defaults come from ``benchmarks/phenotype_bench.py`` (results/phenotype.json): on Norman
-    2019 pairs (5 seeds) sum pooling with the interaction head was the best of the pools tried.
+    Defaults come from ``benchmarks/phenotype_bench.py`` (results/phenotype.json) on Norman 2019
+    pairs: with weight decay 1e-4 (or 1e-3) and width 64 the held-out interaction r swung from
+    −0.12 to 0.87 across seeds 0–2 (early stopping at epochs 2–9); width 32, embedding 16 and
+    no weight decay gave 0.923 / 0.934 / 0.936 (matrix factorisation 0.822 / 0.835 / 0.864).
     """
 
     features: str = "learned"          # 'learned', a genes × features table, or a run folder
@@ -46,13 +48,13 @@ class PhenotypeSettings:
     test_fraction: float = 0.2
     val_fraction: float = 0.1
     pool: str = "sum"
-    hidden: tuple[int, ...] = (64, 64)
-    embed_dim: int = 32
+    hidden: tuple[int, ...] = (32, 32)
+    embed_dim: int = 16
     interaction_head: bool = True
     wild_type_difference: bool = False
     dropout: float = 0.0
     lr: float = 3e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.0          # 1e-4 made seeds collapse to no interaction
     batch_size: int = 128
     max_epochs: int = 300
     patience: int = 25
