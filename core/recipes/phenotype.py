@@ -4,7 +4,8 @@
 Adam, gradient-norm clipping and early stopping, scores it on the held-out part beside the
 mean, additive and matrix-factorisation baselines, and writes a run folder: ``config.json``
 (every setting, the seed, ``"model": "deepset"``), ``metrics.json``, ``history.csv``,
-``model.pt`` and ``heldout.csv``. ``predict(run_dir, sets)`` reads it back.
+``model.pt``, ``heldout.csv`` (test sets, model and baselines) and ``sets.csv`` (every set
+with its part: train, val or test). ``predict(run_dir, sets)`` reads it back.
 """
 
 from __future__ import annotations
@@ -212,8 +213,11 @@ def train(table: PhenotypeTable, *, settings: PhenotypeSettings, out_dir: str | 
               "seed": settings.seed, "genes": table.genes, "features_source": info["source"],
               "data": {"name": table.name, "value_column": table.value_column,
                        "n_sets": len(table), "n_genes": len(table.genes)}}
+    part = np.full(len(table), "train", dtype=object)
+    part[split.val], part[split.test] = "val", "test"
+    sets = table.frame().assign(split=part)
     save_run(out_dir, config=config, metrics=metrics, history=fit.history, module=module,
-             tables={"heldout": held})
+             tables={"heldout": held, "sets": sets})
     return metrics
 
 
