@@ -225,7 +225,8 @@ def score_predictions(measured: np.ndarray, predicted: np.ndarray,
 
 def interaction_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
     """Genes × genes symmetric matrix of ``interaction`` from a table of ``A+B`` pairs, rows
-    and columns in hierarchical-clustering order (average linkage, correlation distance)."""
+    and columns in hierarchical-clustering order (average linkage, correlation distance);
+    the diagonal is NaN."""
     from scipy.cluster.hierarchy import leaves_list, linkage
 
     split = pairs["genes"].str.split("+", expand=True, regex=False)
@@ -239,6 +240,8 @@ def interaction_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
         if spread.all():
             order = leaves_list(linkage(values, method="average", metric="correlation"))
             matrix = matrix.iloc[order, order]
+    for g in genes:
+        matrix.loc[g, g] = np.nan       # a gene with itself is not a pair
     return matrix
 
 
