@@ -5,6 +5,7 @@ baselines."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,15 +13,21 @@ import streamlit as st
 
 from core.analysis.phenotype import interaction_matrix, top_new_pairs
 from core.data.phenotypes import BUNDLED_TABLES, PhenotypeTable, parse_set, read_phenotypes
-from core.plots_phenotype import (
+from core.pl.phenotype import (
     METHOD_TITLES,
     heldout_scatter,
     interaction_heatmap,
     interaction_scatter,
     scores_bars,
 )
-from core.recipes.phenotype import PhenotypeSettings, predict, predict_all_pairs, train
-from core.training.runs import Run, default_runs_root, list_runs, load_run, new_run_dir
+from core.recipes.phenotype import (
+    PHENOTYPE_TRAIN_DEFAULTS,
+    PhenotypeSettings,
+    predict,
+    predict_all_pairs,
+    train_phenotype,
+)
+from core.runs import Run, default_runs_root, list_runs
 from ui.downloads import figure_downloads, run_download, table_download
 from ui.jobs import SELECTED_RUN_KEY, job_outcome, progress_panel, submit
 from ui.messages import run_safely
@@ -100,23 +107,21 @@ with st.expander("Gene features and training settings"):
         fallback = f[1].checkbox("Genes without features get a learned embedding",
                                  key="pheno_fallback")
     s = st.columns(4)
-    defaults = PhenotypeSettings()
-    max_epochs = s[0].number_input("Max epochs", 1, 2000, defaults.max_epochs,
+    max_epochs = s[0].number_input("Max epochs", 1, 2000, PHENOTYPE_TRAIN_DEFAULTS.epochs,
                                    key="pheno_epochs")
     pool = s[1].selectbox("Pool", ["sum", "mean", "attention"], key="pheno_pool")
     head = s[2].checkbox("Interaction on top of additive", True, key="pheno_head")
     wild_type = s[3].checkbox("Wild-type difference", False, key="pheno_wt")
 
-settings = run_safely(lambda: PhenotypeSettings(
-    features=features, allow_learned_fallback=fallback, split=split, seed=int(seed),
-    max_epochs=int(max_epochs), pool=pool, interaction_head=head,
-    wild_type_difference=wild_type), action="checking the settings")
+settings = run_safely(lambda: PhenotypeSettings.from_dict(dict(
+    features=features, allow_learned_fallback=fallback, split=split, pool=pool,
+    interaction_head=head, wild_type_difference=wild_type)), action="checking the settings")
+train_config = replace(PHENOTYPE_TRAIN_DEFAULTS, seed=int(seed), epochs=int(max_epochs))
 
 
 def _train_job(progress, cancel) -> Run:
-    out = new_run_dir("deepset", table.name, default_runs_root())
-    train(table, settings=settings, out_dir=out, progress=progress, cancel=cancel)
-    return load_run(out)
+    return train_phenotype(table, settings=settings, train=train_config,
+                           runs_root=default_runs_root(), progress=progress, cancel=cancel)
 
 
 running = progress_panel(KIND, curve_terms=("train_loss", "val_loss"))

@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +28,22 @@ import pandas as pd
 import torch
 
 from core.data.phenotypes import ASSETS_DIR, read_phenotypes
-from core.recipes.phenotype import BASELINES, PhenotypeSettings, train
+from core.recipes.phenotype import (
+    BASELINES,
+    PHENOTYPE_TRAIN_DEFAULTS,
+    PhenotypeSettings,
+    train_phenotype,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "phenotype.json"
+#: Attempt name → overrides of PhenotypeSettings, plus ``grad_clip`` for the TrainConfig.
 ATTEMPTS = {
     "sum_head": {},
     "mean_head": {"pool": "mean"},
     "attention_head": {"pool": "attention"},
     "sum_no_head": {"interaction_head": False},
     "no_head_wildtype_noclip": {"interaction_head": False, "wild_type_difference": True,
-                                "clip_grad_norm": 0.0},
+                                "grad_clip": None},
     "no_head_wildtype_clip": {"interaction_head": False, "wild_type_difference": True},
 }
 
@@ -78,9 +85,13 @@ def run_attempt(table, name: str, overrides: dict, seeds: list[int], split: str,
                 tmp: Path) -> dict:
     per_seed = []
     for seed in seeds:
-        settings = PhenotypeSettings(split=split, seed=seed, **overrides)
+        model = {k: v for k, v in overrides.items() if k != "grad_clip"}
+        settings = PhenotypeSettings.from_dict({**model, "split": split})
+        train = replace(PHENOTYPE_TRAIN_DEFAULTS, seed=seed, device="cpu",
+                        grad_clip=overrides.get("grad_clip", PHENOTYPE_TRAIN_DEFAULTS.grad_clip))
         t0 = time.perf_counter()
-        metrics = train(table, settings=settings, out_dir=tmp / f"{name}_{split}_{seed}")
+        metrics = train_phenotype(table, settings=settings, train=train,
+                                  run_dir=tmp / f"{name}_{split}_{seed}").metrics
         wall = time.perf_counter() - t0
         row = {"seed": seed, "wall_seconds": round(wall, 2), "best_epoch": metrics["best_epoch"],
                "epochs": metrics["n_epochs_run"], "n_test": metrics["n_test"]}

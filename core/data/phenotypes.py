@@ -10,9 +10,11 @@ This module reads files only; it never imports training, models or the app.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +67,28 @@ class PhenotypeTable:
                 out.setdefault(s[0], []).append(float(v))
         return {g: float(np.mean(v)) for g, v in out.items()}
 
+    def to_anndata(self) -> Any:
+        """The table as AnnData: sets × genes membership (sparse ``X``), the phenotype in
+        ``obs[value_column]`` (the scanpy shape, for the run config and notebook users)."""
+        import anndata as ad
+        import scipy.sparse as sp
+
+        index = {g: i for i, g in enumerate(self.genes)}
+        rows = np.repeat(np.arange(len(self.sets)), [len(s) for s in self.sets])
+        cols = [index[g] for s in self.sets for g in s]
+        x = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
+                          shape=(len(self.sets), len(self.genes)))
+        obs = pd.DataFrame({self.value_column: self.values},
+                           index=[f"{i}:{join_set(s)}" for i, s in enumerate(self.sets)])
+        return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=self.genes))
+
+    def fingerprint(self) -> str:
+        """Short hash of the sets and their values (ties a run to the exact table)."""
+        h = hashlib.sha1()
+        h.update("\x00".join(join_set(s) for s in self.sets).encode())
+        h.update(np.round(self.values, 6).tobytes())
+        return h.hexdigest()[:12]
+
     def frame(self) -> pd.DataFrame:
         """``genes`` (joined with ``+``), ``n_genes`` and the value column."""
         return pd.DataFrame({"genes": [join_set(s) for s in self.sets],
@@ -93,6 +117,26 @@ def parse_set(text: object) -> tuple[str, ...]:
     if len(genes) > MAX_SET_SIZE:
         raise DataError(f"A set has {len(genes)} genes; at most {MAX_SET_SIZE} are supported.")
     return genes
+
+
+def pad_sets(sets: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Gene-index tuples → ``genes`` (int64) and ``mask`` (float32, 1 = a real gene) arrays,
+    padded to the longest set with index 0."""
+    width = max(len(s) for s in sets)
+    genes = np.zeros((len(sets), width), dtype=np.int64)
+    mask = np.zeros((len(sets), width), dtype=np.float32)
+    for i, s in enumerate(sets):
+        genes[i, :len(s)] = s
+        mask[i, :len(s)] = 1.0
+    return genes, mask
+
+
+def set_arrays(table: PhenotypeTable, rows: np.ndarray, index: dict[str, int]
+               ) -> dict[str, np.ndarray]:
+    """The rows ``rows`` of ``table`` as the DeepSet's per-set arrays: ``genes``, ``mask``
+    (:func:`pad_sets`, gene names mapped through ``index``) and ``y`` (float32)."""
+    genes, mask = pad_sets([tuple(index[g] for g in table.sets[i]) for i in rows])
+    return {"genes": genes, "mask": mask, "y": table.values[rows].astype(np.float32)}
 
 
 def list_tables() -> pd.DataFrame:

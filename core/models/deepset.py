@@ -17,7 +17,6 @@ value exactly, and a set of genes never measured alone is the plain DeepSet ρ(p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,14 +25,6 @@ from torch import nn
 from core.errors import ConfigError
 
 POOLS = ("sum", "mean", "attention")
-
-
-@dataclass
-class SetLoss:
-    """What :meth:`DeepSet.loss` returns: the scalar to minimise and float metrics."""
-
-    loss: torch.Tensor
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _mlp(sizes: list[int], dropout: float) -> nn.Sequential:
@@ -127,7 +118,7 @@ class DeepSet(nn.Module):
 
     def set_value(self, genes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ρ(pool φ(S)) per set, ``(batch,)``."""
-        return self.rho(self.pooled(genes, mask)).squeeze(-1)
+        return self.decode(self.pooled(genes, mask))
 
     def forward(self, genes: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Predict the phenotype of padded sets.
@@ -137,7 +128,7 @@ class DeepSet(nn.Module):
         genes
             ``(batch, max_set_size)`` gene indices (padding: any valid index).
         mask
-            ``(batch, max_set_size)`` bool, True for real genes.
+            ``(batch, max_set_size)``, nonzero (or True) for real genes.
 
         Returns
         -------
@@ -145,6 +136,7 @@ class DeepSet(nn.Module):
             ``prediction`` ``(batch,)``, and with the interaction head ``additive`` (Σ s_i) and
             ``interaction`` (prediction − additive).
         """
+        mask = mask.bool()
         whole = self.set_value(genes, mask)
         if not self.interaction_head:
             return {"prediction": whole}
@@ -158,8 +150,23 @@ class DeepSet(nn.Module):
         return {"prediction": additive + interaction, "additive": additive,
                 "interaction": interaction}
 
-    def loss(self, genes: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> SetLoss:
-        """Mean squared error of the predicted phenotype, with the MSE as a metric."""
-        out = self.forward(genes, mask)
-        mse = torch.mean((out["prediction"] - target) ** 2)
-        return SetLoss(loss=mse, metrics={"mse": float(mse.detach())})
+    # ---- the model contract (core.models.base.ModelModule) ----------------------------------
+    def encode(self, genes: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor]:
+        """The set embedding ``(batch, width)`` as a 1-tuple (the model is deterministic: no
+        variance to return), so ``encode(...)[0]`` works as for the VAEs."""
+        return (self.pooled(genes, mask.bool()),)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """ρ: set embeddings ``(batch, width)`` → phenotype ``(batch,)`` (no additive part)."""
+        return self.rho(z).squeeze(-1)
+
+    def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
+             **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Mean squared error of the predicted phenotype.
+
+        ``batch`` holds ``genes`` (long), ``mask`` and ``y`` (:func:`core.data.phenotypes.
+        set_arrays`); ``beta`` is unused (no KL term) and kept for the trainer's contract.
+        """
+        out = self.forward(batch["genes"], batch["mask"])
+        mse = torch.mean((out["prediction"] - batch["y"]) ** 2)
+        return {"loss": mse, "mse": mse}

@@ -1,17 +1,18 @@
 """Recipe: phenotype of a set of perturbed genes with a DeepSet (DESIGN §6).
 
-``train(table, settings=…, out_dir=…)`` splits the table without leakage, fits the DeepSet with
-Adam, gradient-norm clipping and early stopping, scores it on the held-out part beside the
-mean, additive and matrix-factorisation baselines, and writes a run folder: ``config.json``
-(every setting, the seed, ``"model": "deepset"``), ``metrics.json``, ``history.csv``,
-``model.pt``, ``heldout.csv`` (test sets, model and baselines) and ``sets.csv`` (every set
-with its part: train, val or test). ``predict(run_dir, sets)`` reads it back.
+:func:`train_phenotype` splits the table without leakage, fits the DeepSet with the shared
+trainer (:func:`core.training.trainer.fit`: Adam, gradient-norm clipping, early stopping on the
+validation part), scores it on the held-out part beside the baselines of
+:mod:`core.analysis.phenotype` and writes a run folder: ``config.json`` (``"model":
+"deepset"``, the settings, the train config, the seed, the genes), ``metrics.json``,
+``history.csv``, ``model.pt``, ``heldout.csv`` (test sets, model and baselines) and
+``sets.csv`` (every set with its part: train, val or test). :func:`predict` reads it back.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,71 +21,71 @@ import pandas as pd
 import torch
 
 from core.analysis import phenotype as ph
-from core.data.phenotypes import PhenotypeTable, join_set, load_features, parse_set
+from core.data.phenotypes import (
+    PhenotypeTable,
+    join_set,
+    load_features,
+    pad_sets,
+    parse_set,
+    set_arrays,
+)
 from core.errors import ConfigError, DataError
 from core.models.deepset import POOLS, DeepSet
+from core.runs import Run, load_run, new_run_dir, run_config, save_run
 from core.training.progress import Progress
-from core.training.runs import Run, load_run, save_run
-from core.training.sets import fit_sets, pad_sets
+from core.training.settings import Settings, between, one_of
+from core.training.trainer import TrainConfig, fit
 
 MODEL = "deepset"
 #: Baselines scored beside the model, in the order tables show them.
 BASELINES = ("mean", "additive", "additive_linear", "mf")
 
 
+#: Defaults from ``benchmarks/phenotype_bench.py`` (results/phenotype.json) on Norman 2019
+#: pairs: with weight decay 1e-4 (or 1e-3) and width 64 the held-out interaction r swung from
+#: −0.12 to 0.87 across seeds 0–2 (early stopping at epochs 2–9); width 32, embedding 16 and
+#: no weight decay gave 0.923 / 0.934 / 0.936 (matrix factorisation 0.822 / 0.835 / 0.864).
 @dataclass(frozen=True)
-class PhenotypeSettings:
-    """Every setting of a DeepSet phenotype run; validated on construction.
+class PhenotypeSettings(Settings):
+    """Settings of the DeepSet phenotype recipe: gene features, the split, the module."""
 
-    Defaults come from ``benchmarks/phenotype_bench.py`` (results/phenotype.json) on Norman 2019
-    pairs: with weight decay 1e-4 (or 1e-3) and width 64 the held-out interaction r swung from
-    −0.12 to 0.87 across seeds 0–2 (early stopping at epochs 2–9); width 32, embedding 16 and
-    no weight decay gave 0.923 / 0.934 / 0.936 (matrix factorisation 0.822 / 0.835 / 0.864).
-    """
+    TITLE = "the DeepSet phenotype model"
 
-    features: str = "learned"          # 'learned', a genes × features table, or a run folder
+    #: 'learned' (an embedding per gene), a genes × features CSV/TSV, or a run folder.
+    features: str = "learned"
+    #: Genes without features get a learned embedding instead of an error.
     allow_learned_fallback: bool = False
-    split: str = "pairs"
-    seed: int = 0
-    test_fraction: float = 0.2
-    val_fraction: float = 0.1
-    pool: str = "sum"
+    #: Held-out pairs whose genes were measured alone: the question "which combinations?".
+    split: str = one_of("pairs", ph.SPLITS)
+    #: Fraction of rows (of genes, for the genes split) held out for testing.
+    test_fraction: float = between(0.2, 0.01, 0.9)
+    #: Sum pooling: interaction r 0.924 ± 0.011 vs 0.893 (mean) and 0.893 (attention), 5 seeds.
+    pool: str = one_of("sum", POOLS)
+    #: φ's widths (ρ mirrors them); 32-32 beat 64-64 (see above).
     hidden: tuple[int, ...] = (32, 32)
-    embed_dim: int = 16
+    #: Learned embedding width (with 'learned' features, or as the fallback); 16 beat 32.
+    embed_dim: int = between(16, 0, 1024)
+    #: Predict the interaction on top of the additive expectation (0.924 vs 0.916 without).
     interaction_head: bool = True
+    #: Subtract a learned wild-type embedding from the pooled vector (the reference report).
     wild_type_difference: bool = False
-    dropout: float = 0.0
-    lr: float = 3e-3
-    weight_decay: float = 0.0          # 1e-4 made seeds collapse to no interaction
-    batch_size: int = 128
-    max_epochs: int = 300
-    patience: int = 25
-    clip_grad_norm: float = 1.0        # on by default: the wild-type form diverged without it
+    #: Dropout 0.1 made one seed in three collapse (interaction r −0.24).
+    dropout: float = between(0.0, 0.0, 1.0, high_open=True)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        checks = [
-            (self.split in ph.SPLITS, f"split must be one of {', '.join(ph.SPLITS)}"),
-            (self.pool in POOLS, f"pool must be one of {', '.join(POOLS)}"),
-            (len(self.hidden) > 0 and min(self.hidden) > 0, "hidden widths must be positive"),
-            (self.embed_dim >= 0, "embed_dim must be ≥ 0"),
-            (0 < self.test_fraction < 1, "test_fraction must be in (0, 1)"),
-            (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0"),
-            (self.batch_size > 0 and self.max_epochs > 0 and self.patience > 0,
-             "batch_size, max_epochs and patience must be positive"),
-            (self.clip_grad_norm >= 0, "clip_grad_norm must be ≥ 0 (0 turns it off)"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message + ".")
+        if not self.hidden or min(self.hidden) < 1:
+            raise ConfigError(f"hidden must be one or more positive widths; got {self.hidden}.")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PhenotypeSettings:
-        """Settings from a dict (e.g. a run's config), ignoring unknown keys."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+
+#: The defaults as a dict (what the page and the benchmark read).
+PHENOTYPE_DEFAULTS: dict[str, Any] = PhenotypeSettings().to_dict()
+#: Adam lr 3e-3 without weight decay (1e-4 made seeds collapse to no interaction), batch 128,
+#: up to 300 epochs with patience 25 on 10% validation sets (best epochs 97–107 on the pairs
+#: split), gradient-norm clipping at 1 (on by default: the wild-type form is unstable without).
+PHENOTYPE_TRAIN_DEFAULTS = TrainConfig(epochs=300, batch_size=128, lr=3e-3, weight_decay=0.0,
+                                       val_fraction=0.1, patience=25, grad_clip=1.0)
 
 
 def _gene_inputs(table: PhenotypeTable, settings: PhenotypeSettings
@@ -108,16 +109,11 @@ def _gene_inputs(table: PhenotypeTable, settings: PhenotypeSettings
     return matrix, learned, features.source, missing
 
 
-def _tensors(table: PhenotypeTable, rows: np.ndarray, index: dict[str, int]) -> tuple:
-    genes, mask = pad_sets([tuple(index[g] for g in table.sets[i]) for i in rows])
-    return genes, mask, torch.as_tensor(table.values[rows], dtype=torch.float32)
-
-
 def _build(table: PhenotypeTable, settings: PhenotypeSettings, split: ph.SetSplit,
-           inputs: tuple[np.ndarray | None, int, str, list[str]]
+           inputs: tuple[np.ndarray | None, int, str, list[str]], seed: int
            ) -> tuple[DeepSet, dict[str, Any]]:
     matrix, learned, source, missing = inputs
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(seed)             # the initial weights too, so a seed reproduces a run
     module = DeepSet(len(table.genes), 0 if matrix is None else matrix.shape[1], learned,
                      hidden=settings.hidden, pool=settings.pool,
                      interaction_head=settings.interaction_head,
@@ -159,73 +155,97 @@ def _scores(held: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def train(table: PhenotypeTable, *, settings: PhenotypeSettings, out_dir: str | Path,
-          progress: Progress | None = None, cancel: threading.Event | None = None
-          ) -> dict[str, Any]:
-    """Train a DeepSet on ``table`` and write the run folder ``out_dir``.
+def _split(table: PhenotypeTable, settings: PhenotypeSettings, train: TrainConfig
+           ) -> ph.SetSplit:
+    split = ph.split_sets(table.sets, settings.split, seed=train.seed,
+                          test_fraction=settings.test_fraction, val_fraction=train.val_fraction)
+    if len(split.train) < 2 or len(split.test) < 2:
+        raise DataError(f"The {settings.split} split leaves fewer than 2 sets to train or test "
+                        f"on ({len(table)} rows); use a larger table or another split.")
+    return split
+
+
+def _fit(module: DeepSet, table: PhenotypeTable, split: ph.SetSplit, train: TrainConfig,
+         progress: Progress | None, cancel: threading.Event | None) -> Any:
+    """The shared trainer on the train + validation rows only: test sets never reach it."""
+    index = {g: i for i, g in enumerate(table.genes)}
+    rows = np.concatenate([split.train, split.val])
+    positions = np.arange(len(rows))
+    result = fit(module, set_arrays(table, rows, index), config=train, progress=progress,
+                 cancel=cancel, split=(positions[:len(split.train)],
+                                       positions[len(split.train):]))
+    if result.n_epochs_run == 0:
+        raise ConfigError(result.message or "Training stopped before the first epoch ended.")
+    module.cpu().eval()
+    return result
+
+
+def _predict_rows(module: DeepSet, table: PhenotypeTable, rows: np.ndarray) -> np.ndarray:
+    arrays = set_arrays(table, rows, {g: i for i, g in enumerate(table.genes)})
+    with torch.no_grad():
+        out = module(torch.as_tensor(arrays["genes"]), torch.as_tensor(arrays["mask"]))
+    return out["prediction"].numpy().astype(np.float64)
+
+
+def train_phenotype(table: PhenotypeTable, *, settings: PhenotypeSettings | None = None,
+                    train: TrainConfig | None = None, run_dir: str | Path | None = None,
+                    runs_root: str | Path | None = None, progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> Run:
+    """Train a DeepSet on ``table``, score it beside the baselines and save a run folder.
 
     Parameters
     ----------
     table
         Phenotype table (:func:`core.data.phenotypes.read_phenotypes`).
     settings
-        :class:`PhenotypeSettings`.
-    out_dir
-        Run folder to write (created).
+        :class:`PhenotypeSettings` (default: the defaults).
+    train
+        Optimisation settings (default :data:`PHENOTYPE_TRAIN_DEFAULTS`); ``seed`` also seeds
+        the split and ``val_fraction`` sizes the early-stopping part.
+    run_dir, runs_root
+        Folder to write, or a new folder under ``runs_root`` (default ``$SCVAE_RUNS_DIR``).
     progress, cancel
         Optional live progress and a cancel flag (the page's background job).
 
     Returns
     -------
-    dict
-        The metrics written to ``metrics.json``: ``scores`` per method (``model`` and each of
-        :data:`BASELINES`) with ``pearson``, ``spearman``, ``interaction_pearson`` and
-        ``interaction_spearman`` (NaN written as null).
+    Run
+        Its ``metrics['scores']`` hold, per method (``model`` and each of :data:`BASELINES`),
+        ``pearson``, ``spearman``, ``interaction_pearson`` and ``interaction_spearman``.
     """
+    settings = settings or PhenotypeSettings()
+    train = train or replace(PHENOTYPE_TRAIN_DEFAULTS)
     inputs = _gene_inputs(table, settings)       # a missing-features error comes first
-    split = ph.split_sets(table.sets, settings.split, seed=settings.seed,
-                          test_fraction=settings.test_fraction, val_fraction=settings.val_fraction)
-    if len(split.train) < 2 or len(split.test) < 2:
-        raise DataError(f"The {settings.split} split leaves fewer than 2 sets to train or test "
-                        f"on ({len(table)} rows); use a larger table or another split.")
-    module, info = _build(table, settings, split, inputs)
-    index = {g: i for i, g in enumerate(table.genes)}
-    val = _tensors(table, split.val, index) if len(split.val) else None
-    fit = fit_sets(module, _tensors(table, split.train, index), val, lr=settings.lr,
-                   weight_decay=settings.weight_decay, batch_size=settings.batch_size,
-                   max_epochs=settings.max_epochs, patience=settings.patience,
-                   clip_grad_norm=settings.clip_grad_norm, seed=settings.seed,
-                   progress=progress, cancel=cancel)
-    if fit.n_epochs_run == 0:
-        raise ConfigError("Training was cancelled before the first epoch ended.")
+    split = _split(table, settings, train)
+    module, info = _build(table, settings, split, inputs, train.seed)
+    result = _fit(module, table, split, train, progress, cancel)
     if progress is not None:
         progress.note("scoring the held-out sets and the baselines")
-    genes, mask, _ = _tensors(table, split.test, index)
-    with torch.no_grad():
-        predicted = module(genes, mask)["prediction"].numpy().astype(np.float64)
-    held = _heldout_table(table, split, predicted)
+    held = _heldout_table(table, split, _predict_rows(module, table, split.test))
     metrics = {"scores": _scores(held), "n_train": len(split.train), "n_val": len(split.val),
                "n_test": len(split.test), "held_out_genes": list(split.held_out_genes),
-               "best_epoch": fit.best_epoch, "n_epochs_run": fit.n_epochs_run,
-               "stopped": fit.stopped, "train_seconds": round(fit.train_seconds, 2),
+               "best_epoch": result.best_epoch, "n_epochs_run": result.n_epochs_run,
+               "stopped": result.stopped, "message": result.message,
+               "train_seconds": round(result.train_seconds, 2), "device": result.device,
                "genes_without_features": info["missing"]}
-    config = {"model": MODEL, "module": module.init_kwargs, "settings": asdict(settings),
-              "seed": settings.seed, "genes": table.genes, "features_source": info["source"],
-              "data": {"name": table.name, "value_column": table.value_column,
-                       "n_sets": len(table), "n_genes": len(table.genes)}}
+    config = run_config(MODEL, table.to_anndata(), dataset=table.name,
+                        module_kwargs=module.init_kwargs, settings=settings.to_dict(),
+                        train=train, genes=table.genes, features_source=info["source"],
+                        data={"value_column": table.value_column,
+                              "fingerprint": table.fingerprint()})
     part = np.full(len(table), "train", dtype=object)
     part[split.val], part[split.test] = "val", "test"
-    sets = table.frame().assign(split=part)
-    save_run(out_dir, config=config, metrics=metrics, history=fit.history, module=module,
-             tables={"heldout": held, "sets": sets})
-    return metrics
+    path = Path(run_dir) if run_dir else new_run_dir(MODEL, table.name, runs_root)
+    save_run(path, config=config, metrics=metrics, history=result.history, module=module,
+             tables={"heldout": held, "sets": table.frame().assign(split=part)})
+    return load_run(path)
 
 
 def load_module(run: Run) -> DeepSet:
     """The run's DeepSet with its weights, features and training singles (CPU, eval)."""
     if run.model != MODEL:
         raise DataError(f"Run {run.id} is a '{run.model}' run, not a DeepSet phenotype run.")
-    return run.load_module({MODEL: DeepSet})
+    return run.load_module()      # core.models.registry: "deepset" → DeepSet
 
 
 def predict(run_dir: str | Path | Run, sets: list[str] | list[tuple[str, ...]]) -> pd.DataFrame:
@@ -260,7 +280,8 @@ def predict(run_dir: str | Path | Run, sets: list[str] | list[tuple[str, ...]]) 
                         "predict sets of the genes it was trained with.")
     genes, mask = pad_sets([tuple(index[g] for g in s) for s in parsed])
     with torch.no_grad():
-        predicted = module(genes, mask)["prediction"].numpy().astype(np.float64)
+        out = module(torch.as_tensor(genes), torch.as_tensor(mask))
+    predicted = out["prediction"].numpy().astype(np.float64)
     singles = {g: float(v) for g, v in zip(run.config["genes"], module.single_phenotype.numpy())
                if np.isfinite(v)}
     additive = ph.additive_expectation(parsed, singles)

@@ -3,13 +3,14 @@ prediction box."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.data.phenotypes import read_phenotypes
-from core.recipes.phenotype import PhenotypeSettings, train
+from core.recipes.phenotype import PHENOTYPE_TRAIN_DEFAULTS, train_phenotype
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -19,7 +20,8 @@ def phenotype_runs(tmp_path_factory) -> Path:
     """A runs folder with one short DeepSet run on the bundled table."""
     root = tmp_path_factory.mktemp("pheno_runs")
     table = read_phenotypes("norman_gi")
-    train(table, settings=PhenotypeSettings(max_epochs=3), out_dir=root / "20260101-deepset-x")
+    train_phenotype(table, train=replace(PHENOTYPE_TRAIN_DEFAULTS, epochs=3, device="cpu"),
+                    run_dir=root / "20260101-deepset-x")
     return root
 
 
