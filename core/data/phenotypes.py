@@ -2,8 +2,8 @@
 
 A phenotype table has one row per perturbation set: a ``genes`` column (``A`` or ``A+B+…``)
 and a numeric value column (e.g. ``fitness``). Gene features come from a learned embedding, a
-user's table (genes × features, CSV/TSV) or a trained run folder of this product (TF-VAE
-TF→gene weights; β-VAE decoder loadings when the run records its gene names).
+user's table (genes × features, CSV/TSV, read here) or a trained run folder of this product
+(read by :mod:`core.recipes.phenotype_features`, which can open runs).
 
 This module reads files only; it never imports training, models or the app.
 """
@@ -11,7 +11,6 @@ This module reads files only; it never imports training, models or the app.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import ConfigError, DataError
+from core.errors import DataError
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 #: Bundled phenotype tables: name → (file, value column, description).
@@ -239,7 +238,8 @@ class GeneFeatures:
         return out, missing
 
 
-def _standardise(matrix: np.ndarray) -> np.ndarray:
+def standardise_columns(matrix: np.ndarray) -> np.ndarray:
+    """Each column to mean 0, sd 1 (constant columns to 0), as float32."""
     sd = matrix.std(axis=0)
     return ((matrix - matrix.mean(axis=0)) / np.where(sd > 0, sd, 1.0)).astype(np.float32)
 
@@ -261,50 +261,4 @@ def read_feature_table(path: str | Path) -> GeneFeatures:
         col = numeric.columns[numeric.isna().any()][0]
         raise DataError(f"Feature column '{col}' of {label} has empty or non-numeric values.")
     return GeneFeatures(genes=genes.tolist(), source=f"table:{label}",
-                        matrix=_standardise(numeric.to_numpy(dtype=np.float64)))
-
-
-def read_run_features(run_dir: str | Path) -> GeneFeatures:
-    """Gene features from a trained run folder of this product, read directly from its files.
-
-    A TF-VAE run gives each gene its row of TF→gene weights (``tf2gene.weight``, one value per
-    TF); a β-VAE run its decoder output loadings (``out.weight``), when the run records its
-    gene names (``config['module']['gene_names']``).
-    """
-    import torch
-
-    run_dir = Path(run_dir)
-    try:
-        config = json.loads((run_dir / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{run_dir} is not a readable run folder: {exc}") from exc
-    model = config.get("model")
-    key = {"tfvae": "tf2gene.weight", "betavae": "out.weight", "scgen": "out.weight"}.get(model)
-    if key is None:
-        raise DataError(f"Run {run_dir.name} is a '{model}' run; gene features come from a "
-                        "TF-VAE or β-VAE run.")
-    genes = (config.get("module") or {}).get("gene_names") or config.get("genes")
-    if not genes:
-        raise DataError(f"Run {run_dir.name} does not record its gene names, so its loadings "
-                        "cannot be matched to genes; use a TF-VAE run or a feature table.")
-    try:
-        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise DataError(f"Cannot read the weights of run {run_dir.name}: {exc}") from exc
-    if key not in state or state[key].shape[0] != len(genes):
-        raise DataError(f"Run {run_dir.name} has no '{key}' weights for its {len(genes)} genes.")
-    matrix = state[key].float().numpy()
-    return GeneFeatures(genes=[str(g) for g in genes], source=f"run:{run_dir.name}:{key}",
-                        matrix=_standardise(matrix))
-
-
-def load_features(spec: str | Path) -> GeneFeatures | None:
-    """``'learned'`` → ``None``; a run folder → :func:`read_run_features`; a file → table."""
-    if str(spec) == "learned":
-        return None
-    path = Path(spec)
-    if path.is_dir():
-        return read_run_features(path)
-    if path.is_file():
-        return read_feature_table(path)
-    raise ConfigError(f"Features '{spec}' is not 'learned', a feature table file or a run folder.")
+                        matrix=standardise_columns(numeric.to_numpy(dtype=np.float64)))

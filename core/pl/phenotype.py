@@ -10,7 +10,8 @@ from core.pl.style import TEMPLATE
 
 MODEL_COLOR, ADDITIVE_COLOR, MF_COLOR = "#4C78A8", "#9AA5B1", "#F58518"
 METHOD_TITLES = {"model": "DeepSet", "mean": "mean", "additive": "additive",
-                 "additive_linear": "α + β·additive", "mf": "additive + MF interaction"}
+                 "additive_linear": "α + β·additive",
+                 "ridge": "ridge on features", "mf": "additive + MF interaction"}
 
 
 def _identity(fig: go.Figure, lo: float, hi: float) -> None:

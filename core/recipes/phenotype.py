@@ -24,13 +24,13 @@ from core.analysis import phenotype as ph
 from core.data.phenotypes import (
     PhenotypeTable,
     join_set,
-    load_features,
     pad_sets,
     parse_set,
     set_arrays,
 )
 from core.errors import ConfigError, DataError
 from core.models.deepset import POOLS, DeepSet
+from core.recipes.phenotype_features import gene_features
 from core.runs import Run, load_run, new_run_dir, run_config, save_run
 from core.training.progress import Progress
 from core.training.settings import Settings, between, one_of
@@ -38,7 +38,7 @@ from core.training.trainer import TrainConfig, fit
 
 MODEL = "deepset"
 #: Baselines scored beside the model, in the order tables show them.
-BASELINES = ("mean", "additive", "additive_linear", "mf")
+BASELINES = ("mean", "additive", "additive_linear", "ridge", "mf")
 
 
 #: Defaults from ``benchmarks/phenotype_bench.py`` (results/phenotype.json) on Norman 2019
@@ -91,7 +91,7 @@ PHENOTYPE_TRAIN_DEFAULTS = TrainConfig(epochs=300, batch_size=128, lr=3e-3, weig
 def _gene_inputs(table: PhenotypeTable, settings: PhenotypeSettings
                  ) -> tuple[np.ndarray | None, int, str, list[str]]:
     """Fixed feature matrix (or None), learned width, source label, genes without features."""
-    features = load_features(settings.features)
+    features = gene_features(settings.features)
     if features is None:
         if settings.split == "genes":
             raise ConfigError("The genes split holds out genes the model never saw; a learned "
@@ -128,8 +128,8 @@ def _build(table: PhenotypeTable, settings: PhenotypeSettings, split: ph.SetSpli
     return module, {"source": source, "missing": missing, "n_training_singles": len(singles)}
 
 
-def _heldout_table(table: PhenotypeTable, split: ph.SetSplit, predicted: np.ndarray
-                   ) -> pd.DataFrame:
+def _heldout_table(table: PhenotypeTable, split: ph.SetSplit, predicted: np.ndarray,
+                   features: np.ndarray | None) -> pd.DataFrame:
     rows, train = split.test, split.train
     query = [table.sets[i] for i in rows]
     reference = ph.additive_expectation(query, table.singles())
@@ -141,6 +141,8 @@ def _heldout_table(table: PhenotypeTable, split: ph.SetSplit, predicted: np.ndar
         "mean": ph.mean_baseline(table.sets, table.values, train, query),
         "additive": ph.additive_baseline(table.sets, table.values, train, query),
         "additive_linear": ph.linear_additive_baseline(table.sets, table.values, train, query),
+        "ridge": ph.ridge_baseline(table.sets, table.values, train, query, genes=table.genes,
+                                   features=features),
         "mf": ph.mf_baseline(table.sets, table.values, train, query, seed=0)})
 
 
@@ -221,7 +223,7 @@ def train_phenotype(table: PhenotypeTable, *, settings: PhenotypeSettings | None
     result = _fit(module, table, split, train, progress, cancel)
     if progress is not None:
         progress.note("scoring the held-out sets and the baselines")
-    held = _heldout_table(table, split, _predict_rows(module, table, split.test))
+    held = _heldout_table(table, split, _predict_rows(module, table, split.test), inputs[0])
     metrics = {"scores": _scores(held), "n_train": len(split.train), "n_val": len(split.val),
                "n_test": len(split.test), "held_out_genes": list(split.held_out_genes),
                "best_epoch": result.best_epoch, "n_epochs_run": result.n_epochs_run,

@@ -68,3 +68,26 @@ def test_splits_never_leak(seed):
     rand = ph.split_sets(sets, "random", seed=seed)
     parts = [set(rand.train), set(rand.val), set(rand.test)]
     assert sum(map(len, parts)) == len(sets) and set().union(*parts) == set(range(len(sets)))
+
+
+def test_ridge_recovers_additive_and_feature_interactions():
+    rng = np.random.default_rng(0)
+    genes = [f"G{i}" for i in range(12)]
+    single = dict(zip(genes, rng.normal(size=12)))
+    pairs = [(a, b) for i, a in enumerate(genes) for b in genes[i + 1:]]
+    sets = [(g,) for g in genes] + pairs
+    additive = np.array([sum(single[g] for g in s) for s in sets])
+    train = np.arange(len(sets) - 10)
+    query = sets[-10:]
+    plain = ph.ridge_baseline(sets, additive, train, query, genes=genes)
+    assert plain == pytest.approx(additive[-10:], abs=0.05)
+    f = rng.normal(size=(12, 2))                      # interaction through feature 0 only
+    inter = np.array([f[genes.index(s[0]), 0] * f[genes.index(s[1]), 0] if len(s) == 2 else 0
+                      for s in sets])
+    values = np.array([sum(f[genes.index(g), 1] for g in s) for s in sets])
+    values = values + inter
+    fitted = ph.ridge_baseline(sets, values, train, query, genes=genes, features=f)
+    assert np.corrcoef(fitted, values[-10:])[0, 1] > 0.99
+    blind = ph.ridge_baseline(sets, values, train, query, genes=genes)
+    error = np.abs(fitted - values[-10:]).mean()
+    assert np.abs(blind - values[-10:]).mean() > 3 * error      # indicators miss the interaction

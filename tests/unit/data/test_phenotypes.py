@@ -1,21 +1,16 @@
-"""Phenotype tables and gene features (issue 17): parsing, padding, features from a table or
-a run folder."""
+"""Phenotype tables and gene features (issue 17): parsing, padding, a feature table."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from core.data.phenotypes import (
     pad_sets,
     parse_set,
     read_feature_table,
     read_phenotypes,
-    read_run_features,
 )
 from core.errors import DataError
 
@@ -54,15 +49,3 @@ def test_feature_table_is_standardised(tmp_path):
     assert feats.matrix[:, 0].tolist() == pytest.approx([-1.0, 1.0])
     matrix, missing = feats.lookup(["B", "Z"])
     assert missing == ["Z"] and matrix[1].tolist() == [0.0, 0.0]
-
-
-def test_run_folder_features_from_tfvae_weights(tmp_path):
-    run = tmp_path / "tfvae_run"
-    run.mkdir()
-    (run / "config.json").write_text(json.dumps(
-        {"model": "tfvae", "module": {"gene_names": ["A", "B", "C"]}}))
-    torch.save({"tf2gene.weight": torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])},
-               run / "model.pt")
-    feats = read_run_features(run)
-    assert feats.genes == ["A", "B", "C"] and feats.matrix.shape == (3, 2)
-    assert np.argmax(feats.matrix[:, 1]) == 2

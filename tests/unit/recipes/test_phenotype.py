@@ -65,7 +65,7 @@ def test_tiny_run_saves_scores_and_reloads(tmp_path, one_thread):
     assert config["model"] == "deepset" and config["schema_version"] == 2
     assert config["train"]["grad_clip"] == 1.0 and config["settings"]["split"] == "pairs"
     assert config["data"]["fingerprint"] == table.fingerprint()
-    assert set(metrics["scores"]) == {"model", "mean", "additive", "additive_linear", "mf"}
+    assert set(metrics["scores"]) == {"model", "mean", "additive", "additive_linear", "ridge", "mf"}
     assert metrics["n_epochs_run"] == 3 and len(run.history) == 3
     sets = run.table("sets")
     assert (sets["split"] == "test").sum() == metrics["n_test"] > 0
