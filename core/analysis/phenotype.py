@@ -288,3 +288,38 @@ def top_new_pairs(pairs: pd.DataFrame, measured: set[GeneSet], n: int = 15
     new = pairs[[tuple(sorted(g.split("+"))) not in measured for g in pairs["genes"]]]
     new = new.dropna(subset=["interaction"])
     return new.nlargest(n, "interaction"), new.nsmallest(n, "interaction")
+
+
+def rank_interactions(pairs: pd.DataFrame, sets: pd.DataFrame | None,
+                      value_column: str) -> pd.DataFrame:
+    """Rank every predicted pair by its interaction (genetic-interaction screen in silico).
+
+    Parameters
+    ----------
+    pairs
+        ``genes`` (``A+B``), ``predicted``, ``additive``, ``interaction`` (a run's predictions).
+    sets
+        The run's ``sets.csv`` (``genes``, ``value_column``, ``split``), or None.
+    value_column
+        The phenotype column of ``sets``.
+
+    Returns
+    -------
+    DataFrame
+        ``pairs`` with ``effect`` (synergy > 0, buffering < 0), ``in_data`` (the pair's part:
+        train, val, test, or ``new`` when it was never measured), ``measured`` and
+        ``measured_interaction`` (measured − additive) where measured, and ``rank`` (1 = most
+        synergistic), sorted by the predicted interaction, largest first.
+    """
+    out = pairs.dropna(subset=["interaction"]).copy()
+    if sets is not None and len(sets):
+        grouped = sets.groupby("genes")
+        out["measured"] = out["genes"].map(grouped[value_column].mean())
+        out["in_data"] = out["genes"].map(grouped["split"].first()).fillna("new")
+    else:
+        out["measured"], out["in_data"] = np.nan, "new"
+    out["measured_interaction"] = out["measured"] - out["additive"]
+    out["effect"] = np.where(out["interaction"] > 0, "synergy", "buffering")
+    out = out.sort_values("interaction", ascending=False).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out

@@ -59,6 +59,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_interactions(args: argparse.Namespace) -> int:
+    from core.recipes.phenotype import interaction_ranking, load_module
+    from core.runs import load_run
+
+    run = load_run(args.run_dir)
+    load_module(run)                    # a one-line error when it is not a DeepSet run
+    table = interaction_ranking(run)
+    if args.only_new:
+        table = table[table["in_data"] == "new"]
+    table.to_csv(args.out, index=False)
+    top = table.head(args.top)[["genes", "interaction"]]
+    print(json.dumps({"out": str(args.out), "n_pairs": len(table),
+                      "top_synergy": top.to_dict("records")}, indent=2))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``phenotype`` command with ``train`` and ``predict``."""
     p = sub.add_parser("phenotype", help="DeepSet: predict the phenotype of a set of perturbed "
@@ -92,4 +108,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--genes-column", default="genes")
     q.add_argument("--out", required=True, metavar="CSV")
     q.set_defaults(func=_cmd_predict)
+    r = actions.add_parser("interactions", help="rank every pair of the run's genes by "
+                                                "predicted interaction (synergy first); "
+                                                "writes a CSV")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.add_argument("--out", required=True, metavar="CSV")
+    r.add_argument("--only-new", action="store_true", help="only pairs not in the data")
+    r.add_argument("--top", type=int, default=10, help="pairs printed (default 10)")
+    r.set_defaults(func=_cmd_interactions)
 

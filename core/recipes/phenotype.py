@@ -109,6 +109,21 @@ def _gene_inputs(table: PhenotypeTable, settings: PhenotypeSettings
     return matrix, learned, features.source, missing
 
 
+def check_features(table: PhenotypeTable, settings: PhenotypeSettings
+                   ) -> tuple[str, list[str]]:
+    """The feature source and the genes without features, checked as training will check them
+    (so a page can say what is wrong before it starts a job).
+
+    Raises
+    ------
+    ConfigError, DataError
+        Learned features with the genes split; genes without features when the learned
+        fallback is not allowed (the message names them).
+    """
+    _, _, source, missing = _gene_inputs(table, settings)
+    return source, missing
+
+
 def _build(table: PhenotypeTable, settings: PhenotypeSettings, split: ph.SetSplit,
            inputs: tuple[np.ndarray | None, int, str, list[str]], seed: int
            ) -> tuple[DeepSet, dict[str, Any]]:
@@ -298,3 +313,10 @@ def predict_all_pairs(run: Run) -> pd.DataFrame:
     pairs = [(a, b) for i, a in enumerate(genes) for b in genes[i + 1:]]
     return predict(run, pairs) if pairs else pd.DataFrame(
         columns=["genes", "predicted", "additive", "interaction"])
+
+
+def interaction_ranking(run: Run) -> pd.DataFrame:
+    """Every pair of the run's genes ranked by predicted interaction, with what was measured
+    (:func:`core.analysis.phenotype.rank_interactions`)."""
+    return ph.rank_interactions(predict_all_pairs(run), run.table("sets"),
+                                run.config["data"]["value_column"])

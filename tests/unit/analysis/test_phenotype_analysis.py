@@ -91,3 +91,18 @@ def test_ridge_recovers_additive_and_feature_interactions():
     blind = ph.ridge_baseline(sets, values, train, query, genes=genes)
     error = np.abs(fitted - values[-10:]).mean()
     assert np.abs(blind - values[-10:]).mean() > 3 * error      # indicators miss the interaction
+
+
+def test_interaction_ranking_marks_measured_and_new_pairs():
+    pairs = pd.DataFrame({"genes": ["A+B", "A+C", "B+C"], "predicted": [-0.5, 0.1, -0.2],
+                          "additive": [-0.3, -0.05, np.nan],
+                          "interaction": [-0.2, 0.15, np.nan]})
+    sets = pd.DataFrame({"genes": ["A", "A+B", "A+B"], "fitness": [-0.1, -0.6, -0.4],
+                         "split": ["train", "test", "test"]})
+    ranked = ph.rank_interactions(pairs, sets, "fitness")
+    assert ranked["genes"].tolist() == ["A+C", "A+B"]          # no interaction: not ranked
+    assert ranked["rank"].tolist() == [1, 2]
+    assert ranked["effect"].tolist() == ["synergy", "buffering"]
+    assert ranked["in_data"].tolist() == ["new", "test"]
+    assert ranked["measured_interaction"].iloc[1] == pytest.approx(-0.5 + 0.3)
+    assert np.isnan(ranked["measured"].iloc[0])

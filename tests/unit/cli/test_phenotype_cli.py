@@ -33,6 +33,14 @@ def test_cli_round_trip_on_a_small_slice(tmp_path, capsys, one_thread):
     assert list(pred.columns) == ["genes", "predicted", "additive", "interaction"]
     assert pred["predicted"].to_numpy() == pytest.approx(held["predicted"].to_numpy(), abs=1e-5)
     assert pred["additive"].to_numpy() == pytest.approx(held["additive"].to_numpy(), abs=1e-6)
+    capsys.readouterr()
+    assert main(["phenotype", "interactions", str(out), "--out",
+                 str(tmp_path / "gi.csv")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    ranked = pd.read_csv(tmp_path / "gi.csv")
+    assert printed["n_pairs"] == len(ranked) == 14 * 13 // 2
+    assert ranked["interaction"].is_monotonic_decreasing
+    assert set(ranked["in_data"]) <= {"train", "val", "test", "new"}
     (tmp_path / "bad.csv").write_text("genes\nNOT_A_GENE+ALSO_NOT\n")
     code = main(["phenotype", "predict", str(out), "--sets", str(tmp_path / "bad.csv"),
                  "--out", str(tmp_path / "x.csv")])
