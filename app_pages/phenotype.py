@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.analysis.phenotype import interaction_matrix, top_new_pairs
+from core.analysis.phenotype import interaction_matrix
 from core.data.phenotypes import BUNDLED_TABLES, PhenotypeTable, parse_set, read_phenotypes
 from core.pl.phenotype import (
     METHOD_TITLES,
@@ -23,10 +23,12 @@ from core.pl.phenotype import (
 from core.recipes.phenotype import (
     PHENOTYPE_TRAIN_DEFAULTS,
     PhenotypeSettings,
+    check_features,
+    interaction_ranking,
     predict,
-    predict_all_pairs,
     train_phenotype,
 )
+from core.recipes.phenotype_features import GENE_LOADINGS
 from core.runs import Run, default_runs_root, list_runs
 from ui.downloads import figure_downloads, run_download, table_download
 from ui.jobs import SELECTED_RUN_KEY, job_outcome, progress_panel, submit
@@ -39,6 +41,16 @@ st.caption("A DeepSet embeds each perturbed gene, pools the set (order does not 
            "predicts the phenotype, e.g. growth. With measured singles the additive expectation "
            "is already strong; the model's value is the interaction = measured − additive "
            "(> 0 synergy, < 0 buffering).")
+with st.expander("How this relates to DCell"):
+    st.markdown(
+        "DCell (Ma et al. 2018) predicts yeast growth after gene deletions with a network "
+        "shaped like the Gene Ontology, one subsystem per GO term. This model asks the same "
+        "question — phenotype of a SET of perturbed genes — without a fixed hierarchy: each "
+        "gene's features (learned, your table such as GO membership or sequence embeddings, "
+        "or a trained run's TF→gene weights) are embedded and pooled, so sets of any size and "
+        "genes never seen in training (with features) can be scored. It is compared with "
+        "simple baselines (additive, ridge on features, matrix factorisation of the "
+        "interaction), not with DCell itself.")
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -101,8 +113,18 @@ with st.expander("Gene features and training settings"):
             path.write_bytes(fup.getvalue())
             features = str(path)
     elif kind == "run folder":
-        features = f[1].text_input("Run folder (a TF-VAE run: its TF→gene weights)",
-                                   key="pheno_feature_run") or "learned"
+        feature_runs = {r.id: r for r in list_runs(default_runs_root())
+                        if r.model in GENE_LOADINGS}
+        if feature_runs:
+            picked = f[1].selectbox(
+                "Trained run (TF-VAE: TF→gene weights; β-VAE/scGen: decoder loadings)",
+                list(feature_runs), key="pheno_feature_run",
+                format_func=lambda i: f"{i} · {feature_runs[i].model} · "
+                                      f"{feature_runs[i].config.get('data', {}).get('name')}")
+            features = str(feature_runs[picked].path)
+        else:
+            f[1].info("No TF-VAE, β-VAE or scGen run yet: train one on the Train or Network "
+                      "page; its genes' weights become the features.")
     if kind != "learned":
         fallback = f[1].checkbox("Genes without features get a learned embedding",
                                  key="pheno_fallback")
@@ -117,6 +139,13 @@ settings = run_safely(lambda: PhenotypeSettings.from_dict(dict(
     features=features, allow_learned_fallback=fallback, split=split, pool=pool,
     interaction_head=head, wild_type_difference=wild_type)), action="checking the settings")
 train_config = replace(PHENOTYPE_TRAIN_DEFAULTS, seed=int(seed), epochs=int(max_epochs))
+coverage = run_safely(lambda: check_features(table, settings), action="checking the gene "
+                      "features") if settings is not None else None
+if coverage is not None and coverage[1]:
+    missing = coverage[1]
+    st.warning(f"{len(missing)} of {len(table.genes)} genes have no features in "
+               f"{coverage[0]} and get a learned embedding instead: "
+               f"{', '.join(missing[:12])}{' …' if len(missing) > 12 else ''}.")
 
 
 def _train_job(progress, cancel) -> Run:
@@ -126,7 +155,7 @@ def _train_job(progress, cancel) -> Run:
 
 running = progress_panel(KIND, curve_terms=("train_loss", "val_loss"))
 if st.button("Train", key="pheno_train", type="primary", icon=":material/play_arrow:",
-             disabled=bool(running) or settings is None):
+             disabled=bool(running) or coverage is None):
     submit(KIND, _train_job, label=f"DeepSet on {table.name}")
     st.rerun()
 job_outcome(KIND)
@@ -189,8 +218,8 @@ figure_downloads(bars, f"{stem}_scores", key="dl_pheno_bars")
 
 # ---- predictions -----------------------------------------------------------------------------
 @st.cache_data(max_entries=4, show_spinner="Predicting every pair…")
-def _all_pairs(run_id: str, _run: Run) -> pd.DataFrame:
-    return predict_all_pairs(_run)
+def _ranking(run_id: str, _run: Run) -> pd.DataFrame:
+    return interaction_ranking(_run)
 
 
 st.subheader("Predict a set")
@@ -211,22 +240,31 @@ if typed:
             st.caption(f"Measured: {known.iloc[0][run.config['data']['value_column']]:.3f} "
                        f"({known.iloc[0]['split']} set).")
 
-pairs = _all_pairs(run.id, run)
-if len(pairs):
-    sets = run.table("sets")
-    measured = {tuple(g.split("+")) for g in sets["genes"]} if sets is not None else set()
-    syn, buf = top_new_pairs(pairs, measured)
+ranking = _ranking(run.id, run)
+if len(ranking):
+    new_pairs = ranking[ranking["in_data"] == "new"]
+    shown = ["rank", "genes", "predicted", "additive", "interaction"]
     st.subheader("Top predicted interactions among pairs not in the data")
     t = st.columns(2)
-    for col, title, frame_, key in ((t[0], "Synergistic (interaction > 0)", syn, "pheno_syn"),
-                                    (t[1], "Buffering (interaction < 0)", buf, "pheno_buf")):
+    for col, title, frame_, key in (
+            (t[0], "Synergistic (interaction > 0)", new_pairs.head(15)[shown], "pheno_syn"),
+            (t[1], "Buffering (interaction < 0)", new_pairs.tail(15)[shown][::-1], "pheno_buf")):
         with col:
             st.markdown(f"**{title}**")
             st.dataframe(frame_, hide_index=True, width="stretch", key=key)
             table_download(frame_, f"{stem}_{key}", key=f"dl_{key}")
-    heat = interaction_heatmap(interaction_matrix(pairs))
+    heat = interaction_heatmap(interaction_matrix(ranking))
     st.plotly_chart(heat, width="stretch", key="pheno_heatmap")
     figure_downloads(heat, f"{stem}_heatmap", key="dl_pheno_heatmap")
+    st.subheader("Genetic-interaction ranking")
+    which = st.radio("Pairs", ["all", "not in the data", "held out (test)"], horizontal=True,
+                     key="pheno_rank_filter")
+    ranked = {"all": ranking, "not in the data": new_pairs,
+              "held out (test)": ranking[ranking["in_data"] == "test"]}[which]
+    st.dataframe(ranked, hide_index=True, width="stretch", height=320, key="pheno_ranking")
+    st.caption("Every pair of the run's genes, ranked by predicted interaction (1 = most "
+               "synergistic). `measured_interaction` = measured − additive where the pair was "
+               "measured; `in_data` says in which part of the split.")
 
 st.markdown("**Downloads**")
 d = st.columns(3)
@@ -234,7 +272,7 @@ with d[0]:
     table_download(held, f"{stem}_heldout", key="dl_pheno_heldout",
                    label="Held-out predictions (CSV)")
 with d[1]:
-    table_download(pairs, f"{stem}_all_pairs", key="dl_pheno_pairs",
-                   label="Every pair predicted (CSV)")
+    table_download(ranking, f"{stem}_interaction_ranking", key="dl_pheno_pairs",
+                   label="Every pair predicted, ranked (CSV)")
 with d[2]:
     run_download(run, key="dl_pheno_run")

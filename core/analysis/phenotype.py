@@ -281,15 +281,6 @@ def interaction_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
     return matrix
 
 
-def top_new_pairs(pairs: pd.DataFrame, measured: set[GeneSet], n: int = 15
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``n`` most synergistic (most positive interaction) and most buffering (most
-    negative) predicted pairs that are NOT among the ``measured`` sets."""
-    new = pairs[[tuple(sorted(g.split("+"))) not in measured for g in pairs["genes"]]]
-    new = new.dropna(subset=["interaction"])
-    return new.nlargest(n, "interaction"), new.nsmallest(n, "interaction")
-
-
 def rank_interactions(pairs: pd.DataFrame, sets: pd.DataFrame | None,
                       value_column: str) -> pd.DataFrame:
     """Rank every predicted pair by its interaction (genetic-interaction screen in silico).

@@ -29,6 +29,13 @@ def download_labels(at: AppTest) -> list[str]:
     return [b.proto.label for b in at.get("download_button")]
 
 
+def _ranking_table(at: AppTest):
+    """The genetic-interaction ranking: the one table with an ``in_data`` column."""
+    tables = [d.value for d in at.dataframe if "in_data" in d.value.columns]
+    assert len(tables) == 1
+    return tables[0]
+
+
 def _open(monkeypatch, runs: Path) -> AppTest:
     monkeypatch.setenv("SCVAE_RUNS_DIR", str(runs))
     monkeypatch.setenv("SCVAE_DEFAULT_DATASET", "synthetic_grn")
@@ -46,6 +53,9 @@ def test_empty_runs_folder_shows_the_table_and_how_to_start(monkeypatch, tmp_pat
     assert any("5,085 sets · 112 genes · 112 singles · 4,973 combinations" in c.value
                for c in at.caption)
     assert any("No phenotype run yet" in i.value for i in at.info)
+    at.selectbox(key="pheno_split").set_value("genes").run()
+    assert any("learned embedding knows nothing" in e.value for e in at.error)
+    assert at.button(key="pheno_train").disabled
     at.selectbox(key="pheno_value_col").set_value("n_genes").run()
     assert not at.exception
 
@@ -57,8 +67,13 @@ def test_saved_run_shows_scores_figures_and_predicts_a_typed_pair(monkeypatch, p
     methods = at.dataframe[0].value["method"].tolist()
     assert methods[0] == "DeepSet" and "additive + MF interaction" in methods
     assert len(at.get("plotly_chart")) >= 4       # held-out, interaction, bars, heatmap
-    assert {"Held-out predictions (CSV)", "Every pair predicted (CSV)",
+    assert {"Held-out predictions (CSV)", "Every pair predicted, ranked (CSV)",
             "Model (run folder, .zip)"} <= set(download_labels(at))
+    ranking = _ranking_table(at)
+    assert ranking["rank"].tolist()[:3] == [1, 2, 3] and len(ranking) == 112 * 111 // 2
+    assert ranking["interaction"].is_monotonic_decreasing
+    at.radio(key="pheno_rank_filter").set_value("not in the data").run()
+    assert set(_ranking_table(at)["in_data"]) == {"new"}
     at.text_input(key="pheno_query").set_value("KLF1+CEBPA").run()
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
