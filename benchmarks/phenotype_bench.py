@@ -179,9 +179,28 @@ def attempts_for(features_dir: Path, quick: bool) -> dict[str, tuple[str, dict]]
     for source in ("collectri", "betavae_kang", "tfvae_kang"):
         path = features_dir / f"{source}.csv"
         if path.is_file():
-            out[f"genes_{source}"] = ("genes", {"features": str(path),
-                                                "allow_learned_fallback": True})
+            base = {"features": str(path), "allow_learned_fallback": True}
+            out[f"genes_{source}"] = ("genes", base)
+            # On held-out genes the default overfits each training gene's features: mean
+            # pooling and dropout 0.3 each helped in a 3-seed look (CollecTRI, r 0.59 → 0.69
+            # and 0.66); this variant combines them.
+            out[f"genes_{source}_mean_dropout"] = ("genes", {**base, "pool": "mean",
+                                                             "dropout": 0.3})
     return out
+
+
+def timing() -> dict:
+    """The default training on the whole bundled table with two torch threads (the issue's
+    target: under 60 s on 2 CPU cores)."""
+    torch.set_num_threads(2)
+    table = read_phenotypes("norman_gi")
+    with tempfile.TemporaryDirectory(prefix="phenotype_timing_") as tmp:
+        t0 = time.perf_counter()
+        run_ = train_phenotype(table, train=replace(PHENOTYPE_TRAIN_DEFAULTS, device="cpu"),
+                               run_dir=Path(tmp) / "run")
+        wall = time.perf_counter() - t0
+    return {"wall_seconds": round(wall, 1), "train_seconds": run_.metrics["train_seconds"],
+            "epochs": run_.metrics["n_epochs_run"], "load_average": os.getloadavg()}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -190,6 +209,8 @@ def run(args: argparse.Namespace) -> None:
 
     table = read_phenotypes("norman_gi")
     attempts = attempts_for(Path(args.features_dir), args.quick)
+    if args.only:
+        attempts = {k: v for k, v in attempts.items() if k.startswith(args.only)}
     jobs = [(name, split, o, seed) for name, (split, o) in attempts.items()
             for seed in range(args.seeds)]
     result = {"data": "norman_gi", "n_sets": len(table), "n_genes": len(table.genes),
@@ -199,12 +220,18 @@ def run(args: argparse.Namespace) -> None:
     prepared = Path(args.features_dir) / "prepare.json"
     if prepared.is_file():
         result["features"] = json.loads(prepared.read_text())
+    old = Path(args.out)
+    if args.only and old.is_file():         # keep the other attempts of an earlier run
+        result = {**json.loads(old.read_text()), **{k: v for k, v in result.items()
+                                                    if k != "attempts"},
+                  "attempts": json.loads(old.read_text()).get("attempts", {})}
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = list(pool.map(one_job, jobs))
     result["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
     result["load_average_after"] = os.getloadavg()
-    result["attempts"] = summarise(rows, attempts)
+    result.setdefault("attempts", {}).update(summarise(rows, attempts))
+    result["timing_2_threads"] = timing()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v["mean_sd"] for k, v in result["attempts"].items()}, indent=1))
@@ -218,6 +245,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--quick", action="store_true", help="only the default attempt")
+    parser.add_argument("--only", default="", help="only attempts whose name starts so "
+                        "(the others are kept from --out)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     if args.step == "prepare":
