@@ -153,24 +153,30 @@ def differential_expression(
                    generator=gen)
     rho2 = _scales(module, counts, draws2, batch, sample=True, transform_batch=transform_batch,
                    generator=gen)
+    names = list(gene_names) if gene_names is not None else [f"gene_{i}" for i in
+                                                              range(rho1.shape[1])]
+    table = _de_table(rho1, rho2, names, pseudocount)
+    table["raw_mean1"], table["raw_mean2"] = _mean_counts(counts, idx1), _mean_counts(counts, idx2)
+    table["n_cells1"], table["n_cells2"] = len(idx1), len(idx2)
+    order = np.lexsort((-table["lfc_mean"].abs().to_numpy(),
+                        -table["bayes_factor"].abs().to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+def _de_table(rho1: np.ndarray, rho2: np.ndarray, names: list[str],
+              pseudocount: float) -> pd.DataFrame:
+    """Per-gene Bayes factors and log fold changes from paired posterior draws of ρ."""
     p1 = (rho1 > rho2).mean(0)
     eps = 1e-8
     bayes = np.log(p1 + eps) - np.log(1 - p1 + eps)
     lfc = np.log2(rho1 + pseudocount) - np.log2(rho2 + pseudocount)
-    names = list(gene_names) if gene_names is not None else [f"gene_{i}" for i in
-                                                              range(rho1.shape[1])]
-    raw1, raw2 = _mean_counts(counts, idx1), _mean_counts(counts, idx2)
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "gene": names, "lfc_mean": lfc.mean(0), "lfc_median": np.median(lfc, 0),
         "lfc_std": lfc.std(0), "proba_m1": p1, "proba_m2": 1 - p1, "bayes_factor": bayes,
         "proba_de": np.maximum(p1, 1 - p1),
         "is_de": np.abs(bayes) >= BAYES_FACTOR_THRESHOLD,
-        "scale1": rho1.mean(0), "scale2": rho2.mean(0), "raw_mean1": raw1, "raw_mean2": raw2,
-        "n_cells1": len(idx1), "n_cells2": len(idx2),
+        "scale1": rho1.mean(0), "scale2": rho2.mean(0),
     })
-    order = np.lexsort((-table["lfc_mean"].abs().to_numpy(),
-                        -table["bayes_factor"].abs().to_numpy()))
-    return table.iloc[order].reset_index(drop=True)
 
 
 def _indices(group: np.ndarray, n: int) -> np.ndarray:

@@ -165,11 +165,32 @@ def synthetic_grn(
                              n_master=n_master, dispersion=dispersion,
                              mean_library=mean_library, noise=noise, seed=seed)
         responses = wild.responses
-    used: list[tuple[np.ndarray, np.ndarray]] = []
     rng = np.random.default_rng(seed)
     targets = [f"G{i + 1:04d}" for i in range(n_genes - n_tfs)]
+    activity, cell_type = _master_activity(rng, n_cells, n_tfs, n_cell_types, n_master)
+    net = _propagate(rng, activity, tfs, targets, n_master, noise, clamp, responses)
+    mean, counts = _sample_counts(rng, np.hstack([activity, net.target_activity]),
+                                  mean_library, dispersion)
+    obs = pd.DataFrame({"cell_type": pd.Categorical([f"type_{t + 1}" for t in cell_type])},
+                       index=[f"cell{i:05d}" for i in range(n_cells)])
+    var = pd.DataFrame({"is_tf": [True] * n_tfs + [False] * len(targets)}, index=tfs + targets)
+    adata = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var)
+    adata.uns["tf_names"] = np.array(tfs)
+    adata.uns["true_network"] = pd.concat([net.tf2tf, net.tf2gene], ignore_index=True)
+    adata.uns["simulation"] = {"n_cells": n_cells, "n_tfs": n_tfs, "n_genes": n_genes,
+                               "n_cell_types": n_cell_types, "n_master": n_master,
+                               "dispersion": dispersion, "noise": noise, "seed": seed,
+                               "knockout": dict(clamp)}
+    return SimulatedGRN(adata=adata, tf2tf=net.tf2tf, tf2gene=net.tf2gene, activity=activity,
+                        mean=mean, responses=net.responses)
 
-    # Master-regulator states: distinct on/off patterns, at least one master on per type.
+
+def _master_activity(rng: np.random.Generator, n_cells: int, n_tfs: int, n_cell_types: int,
+                     n_master: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell types as distinct on/off states of the master regulators (≥ 1 on per type).
+
+    Returns the (cells × TFs) activity with the master columns filled, and each cell's type.
+    """
     states = np.zeros((n_cell_types, n_master), dtype=bool)
     for t in range(n_cell_types):
         for _ in range(100):
@@ -183,57 +204,60 @@ def synthetic_grn(
     activity = np.zeros((n_cells, n_tfs))
     activity[:, :n_master] = np.clip(levels[cell_type] + rng.normal(0, 0.05, (n_cells, n_master)),
                                      0, 1)
+    return activity, cell_type
 
-    def clamped(i: int) -> None:
-        if tfs[i] in clamp:
-            activity[:, i] = clamp[tfs[i]]
 
-    for i in range(n_master):
-        clamped(i)
+@dataclass
+class _Network:
+    tf2tf: pd.DataFrame
+    tf2gene: pd.DataFrame
+    target_activity: np.ndarray
+    responses: list[tuple[np.ndarray, np.ndarray]]
+
+
+def _propagate(rng: np.random.Generator, activity: np.ndarray, tfs: list[str],
+               targets: list[str], n_master: int, noise: float, clamp: dict[str, float],
+               responses: list[tuple[np.ndarray, np.ndarray]] | None) -> _Network:
+    """Draw the TF→TF and TF→gene edges and propagate activity down them (in place for TFs).
+
+    Clamped TFs (knock-outs) are set after their own response; ``responses`` re-uses the wild
+    type's response centres so a knock-out changes only what the clamp causes.
+    """
+    used: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fixed() -> tuple[np.ndarray, np.ndarray] | None:
+        return responses[len(used)] if responses is not None else None
 
     index = {name: i for i, name in enumerate(tfs)}
+    for i in range(n_master):
+        if tfs[i] in clamp:
+            activity[:, i] = clamp[tfs[i]]
     tf2tf = _edges(rng, tfs[n_master:], lambda t: tfs[:index[t]], "tf2tf")
     for tf in tfs[n_master:]:
         e = tf2tf[tf2tf["target"] == tf]
-        parents = [index[s] for s in e["source"]]
-        u = activity[:, parents] @ e["weight"].to_numpy()
-        fixed = responses[len(used)] if responses is not None else None
-        value, pair = _respond(rng, u[:, None], noise, fixed)
+        u = activity[:, [index[s] for s in e["source"]]] @ e["weight"].to_numpy()
+        value, pair = _respond(rng, u[:, None], noise, fixed())
         used.append(pair)
-        activity[:, index[tf]] = value[:, 0]
-        clamped(index[tf])
-
+        activity[:, index[tf]] = clamp[tf] if tf in clamp else value[:, 0]
     tf2gene = _edges(rng, targets, lambda t: tfs, "tf2gene")
-    target_activity = np.zeros((n_cells, len(targets)))
-    w = np.zeros((n_tfs, len(targets)))
+    w = np.zeros((len(tfs), len(targets)))
     tgt_index = {g: j for j, g in enumerate(targets)}
     w[tf2gene["source"].map(index), tf2gene["target"].map(tgt_index)] = tf2gene["weight"]
-    fixed = responses[len(used)] if responses is not None else None
-    target_activity, pair = _respond(rng, activity @ w, noise, fixed)
+    target_activity, pair = _respond(rng, activity @ w, noise, fixed())
     used.append(pair)
+    return _Network(tf2tf=tf2tf.reset_index(drop=True), tf2gene=tf2gene.reset_index(drop=True),
+                    target_activity=target_activity, responses=used)
 
-    # Rates: base × (floor + activity); TF mRNA tracks the TF's own activity.
-    expression = np.hstack([activity, target_activity])
-    base = rng.lognormal(0.0, 0.8, size=n_genes)
+
+def _sample_counts(rng: np.random.Generator, expression: np.ndarray, mean_library: float,
+                   dispersion: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rates base × (floor + activity) (TF mRNA tracks its activity) → NB counts."""
+    base = rng.lognormal(0.0, 0.8, size=expression.shape[1])
     rate = base * (0.05 + expression)
-    library = rng.lognormal(np.log(mean_library), 0.3, size=n_cells)
+    library = rng.lognormal(np.log(mean_library), 0.3, size=expression.shape[0])
     mean = rate / rate.sum(1, keepdims=True) * library[:, None]
     counts = rng.poisson(rng.gamma(dispersion, mean / dispersion)).astype(np.float32)
-
-    obs = pd.DataFrame({"cell_type": pd.Categorical([f"type_{t + 1}" for t in cell_type])},
-                       index=[f"cell{i:05d}" for i in range(n_cells)])
-    var = pd.DataFrame({"is_tf": [True] * n_tfs + [False] * len(targets)}, index=tfs + targets)
-    adata = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var)
-    tf2tf = tf2tf.reset_index(drop=True)
-    tf2gene = tf2gene.reset_index(drop=True)
-    adata.uns["tf_names"] = np.array(tfs)
-    adata.uns["true_network"] = pd.concat([tf2tf, tf2gene], ignore_index=True)
-    adata.uns["simulation"] = {"n_cells": n_cells, "n_tfs": n_tfs, "n_genes": n_genes,
-                               "n_cell_types": n_cell_types, "n_master": n_master,
-                               "dispersion": dispersion, "noise": noise, "seed": seed,
-                               "knockout": dict(clamp)}
-    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=activity,
-                        mean=mean, responses=used)
+    return mean, counts
 
 
 def load_synthetic_grn() -> AnnData:
