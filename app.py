@@ -22,6 +22,7 @@ PAGES = [
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("app_pages/perturb.py", title="Perturb", icon=":material/tune:"),
     st.Page("app_pages/predict.py", title="Predict stimulation", icon=":material/science:"),
+    st.Page("app_pages/phenotype.py", title="Phenotype", icon=":material/genetics:"),
 ]
 
 

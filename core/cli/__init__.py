@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.cli import datasets, inspect, network, perturb, predict, train
+from core.cli import datasets, inspect, network, perturb, phenotype, predict, train
 from core.errors import ScvaeError
 
 EXIT_USER_ERROR = 2
@@ -29,6 +29,7 @@ COMMANDS = (
     network,
     perturb,
     predict,
+    phenotype,
 )
 
 

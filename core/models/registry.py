@@ -7,9 +7,10 @@ from torch import nn
 
 def module_classes() -> dict[str, type[nn.Module]]:
     """All module classes by model name (imported lazily so optional models stay optional)."""
+    from core.models.deepset import DeepSet
     from core.models.tfvae import TFVAE
     from core.models.vae import BetaVAE
 
     classes: dict[str, type[nn.Module]] = {"betavae": BetaVAE, "tfvae": TFVAE,
-                                           "scgen": BetaVAE}
+                                           "scgen": BetaVAE, "deepset": DeepSet}
     return classes

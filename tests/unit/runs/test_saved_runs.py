@@ -40,7 +40,7 @@ def test_fixtures_are_small_and_all_listed(tmp_path):
     assert total < 200_000
     shutil.copytree(RUNS, tmp_path / "runs")
     models = sorted(r.model for r in list_runs(tmp_path / "runs"))
-    assert models == ["betavae", "betavae", "scgen", "tfvae"]
+    assert models == ["betavae", "betavae", "deepset", "scgen", "tfvae"]
 
 
 @pytest.mark.parametrize("name", ["betavae_gaussian", "betavae_nb"])
