@@ -135,6 +135,17 @@ def _run_genes(run: Any, screen: Any) -> list[str]:
     return genes
 
 
+def _units(run: Any | None, screen: Any) -> tuple[list[str], list[str]]:
+    """(genes, TF units): the run's, or every gene and the default list's TFs among them."""
+    if run is not None:
+        return _run_genes(run, screen), [str(t) for t in run.config["tfs"]]
+    from core.training.tfvae_recipe import select_tfs
+
+    genes = [str(g) for g in screen.var_names]
+    tfs, _ = select_tfs(preprocess_cells(screen, np.ones(screen.n_obs, bool), genes))
+    return genes, tfs
+
+
 def preprocess_cells(screen: Any, cells: np.ndarray, genes: list[str]) -> Any:
     """Default preprocessing of the given cells and genes (every gene kept, no HVG subset)."""
     from core.data.preprocess import PreprocessConfig, preprocess
@@ -177,16 +188,18 @@ def baseline_knockouts(adata: Any, tfs: list[str], targets: list[str],
     return bl.knockout_predictions(effects, units, genes, deltas, scale=1.0 / _LN2)
 
 
-def validate_run(run: Any, screen: Any, *, perturbation_key: str, control: str,
+def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control: str,
                  targets: list[str] | None = None, train_on: str = "all-but-scored",
                  prior_run: Any | None = None, replicate_key: str | None = None,
-                 min_cells: int = pv.MIN_CELLS) -> ValidationResult:
+                 min_cells: int = pv.MIN_CELLS, drop: tuple[str, ...] = ("unassigned",)
+                 ) -> ValidationResult:
     """Score a TF-VAE run's knock-outs (and the baselines) against a screen.
 
     Parameters
     ----------
     run
-        A TF-VAE :class:`~core.training.runs.Run` whose genes are all in ``screen``.
+        A TF-VAE :class:`~core.training.runs.Run` whose genes are all in ``screen``; ``None``
+        scores the baselines only, over the TFs of the species' default list.
     screen
         Raw counts (X or ``layers['counts']``) with the perturbation column in obs.
     perturbation_key, control
@@ -201,6 +214,8 @@ def validate_run(run: Any, screen: Any, *, perturbation_key: str, control: str,
         obs column of replicates: also per-replicate fold changes (``observed.per_replicate``).
     min_cells
         Targets with fewer knocked-out cells are skipped and listed.
+    drop
+        Perturbation values left out altogether (``unassigned`` cells of a screen).
 
     Returns
     -------
@@ -208,9 +223,11 @@ def validate_run(run: Any, screen: Any, *, perturbation_key: str, control: str,
     """
     from core.training.tfvae_recipe import resolve_prior
 
-    genes = _run_genes(run, screen)
     labels = _labels(screen, perturbation_key)
-    tfs = [str(t) for t in run.config["tfs"]]
+    if np.isin(labels, list(drop)).any():
+        screen = screen[~np.isin(labels, list(drop))]
+        labels = _labels(screen, perturbation_key)
+    genes, tfs = _units(run, screen)
     wanted = scoreable_targets(labels, control, tfs, targets)
     reps = _labels(screen, replicate_key) if replicate_key else None
     observed = pv.observed_effects(screen_counts(screen[:, genes]), labels, genes,
@@ -223,10 +240,11 @@ def validate_run(run: Any, screen: Any, *, perturbation_key: str, control: str,
     cells = train_cells(labels, control, scored, train_on)
     adata = preprocess_cells(screen, cells, genes)
     is_ctrl = labels[cells] == str(control)
-    preds = {"tfvae": model_knockouts(run, adata, is_ctrl, scored)}
+    preds = {"tfvae": model_knockouts(run, adata, is_ctrl, scored)} if run is not None else {}
     if prior_run is not None:
         preds["tfvae_prior"] = model_knockouts(prior_run, adata, is_ctrl, scored)
-    prior, prior_label = resolve_prior(screen, run.config.get("settings", {}).get("prior"))
+    settings = run.config.get("settings", {}) if run is not None else {}
+    prior, prior_label = resolve_prior(screen, settings.get("prior"))
     preds.update(baseline_knockouts(adata, tfs, scored, prior))
     scores = pv.score_methods(preds, observed.lfc)
     notes = [f"scored {len(scored)} target(s): {', '.join(scored)}",
