@@ -76,9 +76,10 @@ if run_path is None:
 
 st.subheader(f"Who wins: {HEADLINE.replace('_', ' ')} (median over targets last)")
 wide = winner_table(result.scores)
-st.dataframe(wide.style.format(precision=3, na_rep="—").highlight_max(
+wide["winner"] = "★ " + wide["winner"]
+st.table(wide.set_index("target").style.format(precision=3, na_rep="—").highlight_max(
     axis=1, subset=[c for c in wide.columns if c not in ("target", "winner")],
-    color="#FFE08A"), hide_index=True, key="val_table")
+    color="#FFE08A"))
 st.caption("★ Highlighted: the best method per row (Pearson r over the 50 genes the "
            "measurement changed most). `no_change` predicts 0 everywhere (r = 0).")
 

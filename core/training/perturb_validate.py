@@ -248,8 +248,10 @@ def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control
     preds.update(baseline_knockouts(adata, tfs, scored, prior))
     scores = pv.score_methods(preds, observed.lfc)
     notes = [f"scored {len(scored)} target(s): {', '.join(scored)}",
-             f"model and baselines learn from {int(cells.sum())} cells ({train_on}); "
-             f"knock-outs applied to {int(is_ctrl.sum())} control cells",
+             f"baselines learn from {int(cells.sum())} cells ({train_on})"
+             + (f"; the run was trained on {run.config['data'].get('n_obs')} cells"
+                if run is not None else "")
+             + f"; knock-outs applied to {int(is_ctrl.sum())} control cells",
              f"propagation prior: {prior_label}"]
     notes += [f"skipped {t}: {why}" for t, why in observed.skipped.items()]
     return ValidationResult(scores=scores, summary=pv.summarise(scores),

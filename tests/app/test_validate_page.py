@@ -41,9 +41,11 @@ def _open(monkeypatch, root) -> AppTest:
 
 
 def _wide(at):
-    for df in at.dataframe:
-        if "winner" in df.value.columns:
-            return df.value
+    """The winner table (an st.table, so that a browser can read it too)."""
+    for t in at.table:
+        df = t.value
+        if "winner" in df.columns:
+            return df.rename_axis("target").reset_index()
     raise AssertionError("no winner table")
 
 
@@ -55,11 +57,11 @@ def test_table_has_the_model_and_every_baseline(monkeypatch, screen_runs):
     assert list(wide["target"]) == ["STAT1", "STAT2", "STAT3", "median"]
     for method in ("tfvae", "no_change", "correlation", "ridge", "propagation"):
         assert method in wide.columns
-    assert (wide["no_change"] == 0).all()
+    assert (wide["no_change"].astype(float) == 0).all()
     # the winner is the row's best method
     row = wide.iloc[0]
     methods = [c for c in wide.columns if c not in ("target", "winner")]
-    assert row["winner"] == row[methods].astype(float).idxmax()
+    assert row["winner"] == "★ " + row[methods].astype(float).idxmax()
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"metrics.json", "per_gene.csv", "scores.csv"} <= set(labels)
 
