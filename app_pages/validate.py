@@ -33,11 +33,13 @@ if not columns:
     st.stop()
 
 c1, c2, c3 = st.columns(3)
-default_key = info.condition_key if info and info.condition_key in columns else columns[0]
+# a screen's perturbation column is its label column (papalexi_eccite: target_assigned)
+known = [k for k in (info.condition_key, info.label_key) if k in columns] if info else []
+default_key = known[0] if known else columns[0]
 key = c1.selectbox("Perturbation column", columns, index=columns.index(default_key),
                    key="val_key", help="obs column naming the knocked-out gene of each cell")
 values = sorted(ds.raw.obs[key].astype(str).unique())
-guess = next((v for v in (info.control if info else None, "non-targeting", "control")
+guess = next((v for v in ("non-targeting", "control", info.control if info else None)
               if v in values), values[0])
 control = c2.selectbox("Control value", values, index=values.index(guess), key="val_control")
 runs = list_runs(default_runs_root(), model="tfvae")

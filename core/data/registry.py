@@ -136,8 +136,6 @@ register(
         n_obs=20729,
         n_vars=299,
         loader=_read_asset("papalexi_eccite.h5ad"),
-        condition_key="target_assigned",
-        control="non-targeting",
         citation="Papalexi et al., Nat Genet 2021 (via the sceptre package)",
     )
 )
