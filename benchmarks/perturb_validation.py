@@ -61,7 +61,8 @@ def _real_screen(max_cells: int | None, seed: int = 0):
     return screen[keep].copy(), "target_assigned", "non-targeting"
 
 
-def _one(name: str, model: dict, max_cells: int | None, n_targets: int) -> dict:
+def _one(name: str, model: dict, max_cells: int | None, n_targets: int,
+         n_models: int = 1) -> dict:
     from core.training.perturb_validate import train_and_validate
 
     if name == "papalexi_eccite":
@@ -74,7 +75,7 @@ def _one(name: str, model: dict, max_cells: int | None, n_targets: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         res, run = train_and_validate(screen, perturbation_key=key, control=control,
                                       model=model, runs_root=tmp, dataset=name,
-                                      replicate_key=rep)
+                                      replicate_key=rep, n_models=n_models)
     out = res.to_json()
     per_target = {t: {m: s[HEADLINE] for m, s in v["methods"].items()}
                   for t, v in out["per_target"].items()}
@@ -107,6 +108,8 @@ def main() -> None:
     parser.add_argument("--max-cells", type=int, default=6000,
                         help="training cells kept on the real screen (0: all)")
     parser.add_argument("--n-targets", type=int, default=10)
+    parser.add_argument("--n-models", type=int, default=1,
+                        help="ensemble: TF-VAEs of different seeds, predictions averaged")
     args = parser.parse_args()
 
     from core.training.tfvae_recipe import TFVAE_DEFAULTS
@@ -116,9 +119,10 @@ def main() -> None:
         model.update({k: max(1, int(round(v * args.epoch_scale)))
                       for k, v in TFVAE_DEFAULTS.items() if k.startswith("epochs_")})
     t0 = time.perf_counter()
-    results = {name: _one(name, model, args.max_cells or None, args.n_targets)
+    results = {name: _one(name, model, args.max_cells or None, args.n_targets, args.n_models)
                for name in args.datasets.split(",")}
     print(json.dumps({"model_overrides": model, "epoch_scale": args.epoch_scale,
+                      "n_models": args.n_models,
                       "max_cells_real_screen": args.max_cells, "headline": HEADLINE,
                       "datasets": results, "wall_seconds": round(time.perf_counter() - t0, 1)},
                      indent=2))

@@ -191,8 +191,8 @@ def baseline_knockouts(adata: Any, tfs: list[str], targets: list[str],
 def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control: str,
                  targets: list[str] | None = None, train_on: str = "all-but-scored",
                  prior_run: Any | None = None, replicate_key: str | None = None,
-                 min_cells: int = pv.MIN_CELLS, drop: tuple[str, ...] = ("unassigned",)
-                 ) -> ValidationResult:
+                 min_cells: int = pv.MIN_CELLS, drop: tuple[str, ...] = ("unassigned",),
+                 ensemble: list[Any] | None = None) -> ValidationResult:
     """Score a TF-VAE run's knock-outs (and the baselines) against a screen.
 
     Parameters
@@ -216,6 +216,9 @@ def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control
         Targets with fewer knocked-out cells are skipped and listed.
     drop
         Perturbation values left out altogether (``unassigned`` cells of a screen).
+    ensemble
+        Further runs of the same recipe (other seeds): ``tfvae`` is then the mean of every
+        run's predicted Δ.
 
     Returns
     -------
@@ -240,7 +243,10 @@ def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control
     cells = train_cells(labels, control, scored, train_on)
     adata = preprocess_cells(screen, cells, genes)
     is_ctrl = labels[cells] == str(control)
-    preds = {"tfvae": model_knockouts(run, adata, is_ctrl, scored)} if run is not None else {}
+    preds = {}
+    if run is not None:
+        members = [model_knockouts(r, adata, is_ctrl, scored) for r in [run, *(ensemble or [])]]
+        preds["tfvae"] = sum(members) / len(members)
     if prior_run is not None:
         preds["tfvae_prior"] = model_knockouts(prior_run, adata, is_ctrl, scored)
     settings = run.config.get("settings", {}) if run is not None else {}
@@ -264,7 +270,8 @@ def train_and_validate(screen: Any, *, perturbation_key: str, control: str,
                        model: dict[str, Any] | None = None, train: Any = None,
                        with_prior: bool = True, drop: tuple[str, ...] = ("unassigned",),
                        runs_root: str | Path | None = None, dataset: str = "screen",
-                       replicate_key: str | None = None) -> tuple[ValidationResult, Any]:
+                       replicate_key: str | None = None, n_models: int = 1
+                       ) -> tuple[ValidationResult, Any]:
     """Train the TF-VAE (and the prior-only-mask baseline) on the allowed cells, validate.
 
     Parameters
@@ -283,6 +290,8 @@ def train_and_validate(screen: Any, *, perturbation_key: str, control: str,
         Perturbation values left out altogether (``unassigned`` cells of a screen).
     runs_root, dataset
         Where the run folders go and the dataset name they record.
+    n_models
+        Train this many TF-VAEs (seeds 0, 1, …) and score the mean of their predictions.
 
     Returns
     -------
@@ -306,11 +315,19 @@ def train_and_validate(screen: Any, *, perturbation_key: str, control: str,
     adata = preprocess_cells(screen, cells, genes)
     settings.setdefault("tf_list", tfs)
     run = train_tfvae(adata, dataset=dataset, model=settings, train=train, runs_root=runs_root)
+    from dataclasses import replace
+
+    from core.training.tfvae_recipe import TFVAE_TRAIN_DEFAULTS
+
+    base = train or TFVAE_TRAIN_DEFAULTS
+    ensemble = [train_tfvae(adata, dataset=dataset, model=settings, runs_root=runs_root,
+                            train=replace(base, seed=base.seed + k))
+                for k in range(1, int(n_models))]
     prior_run = None
     if with_prior:
         prior_run = train_tfvae(adata, dataset=dataset, runs_root=runs_root, train=train,
                                 model={**settings, "mask_source": "prior"})
     result = validate_run(run, screen, perturbation_key=perturbation_key, control=control,
                           targets=wanted, train_on=train_on, prior_run=prior_run,
-                          replicate_key=replicate_key)
+                          replicate_key=replicate_key, ensemble=ensemble)
     return result, run

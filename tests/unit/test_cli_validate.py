@@ -93,3 +93,17 @@ def test_cli_run_trained_on_other_data(slice_and_run, capsys):
     args[args.index(str(tmp / "slice.h5ad"))] = str(tmp / "other.h5ad")
     assert main(args) == 2
     assert "was trained on other data" in capsys.readouterr().err
+
+
+def test_ensemble_is_the_mean_of_its_members(slice_and_run):
+    import anndata
+
+    from core.training.perturb_validate import validate_run
+
+    tmp, run = slice_and_run
+    screen = anndata.read_h5ad(tmp / "slice.h5ad")
+    kw = {"perturbation_key": "target_assigned", "control": "non-targeting"}
+    one = validate_run(run, screen, **kw)
+    two = validate_run(run, screen, ensemble=[run], **kw)
+    assert np.allclose(one.per_gene["tfvae"], two.per_gene["tfvae"], atol=1e-6)
+    assert not np.allclose(one.per_gene["tfvae"], 0)
