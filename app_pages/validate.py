@@ -10,9 +10,9 @@ import streamlit as st
 from core.analysis.perturb_validation import HEADLINE, METRICS
 from core.data.preprocess import categorical_columns
 from core.data.registry import DATASETS
-from core.plots_validate import predicted_vs_measured, scores_bar, winner_table
-from core.training.perturb_validate import TRAIN_ON, ValidationResult, validate_run
-from core.training.runs import default_runs_root, list_runs, load_run
+from core.pl.validate import predicted_vs_measured, scores_bar, winner_table
+from core.recipes.perturb_validate import TRAIN_ON, ValidationResult, validate_run
+from core.runs import default_runs_root, list_runs, load_run
 from ui.downloads import figure_downloads, table_download
 from ui.messages import run_safely
 from ui.state import require_dataset

@@ -1,6 +1,6 @@
 """TF-VAE knock-outs vs measured ones, beside every baseline, as JSON (issue 16).
 
-Three screens, each scored by :func:`core.training.perturb_validate.train_and_validate`
+Three screens, each scored by :func:`core.recipes.perturb_validate.train_and_validate`
 (default: train on every cell except the scored targets' knock-out cells; the default TF-VAE
 and the prior-only-mask TF-VAE are trained there, the linear baselines fitted there):
 
@@ -63,7 +63,7 @@ def _real_screen(max_cells: int | None, seed: int = 0):
 
 def _one(name: str, model: dict, max_cells: int | None, n_targets: int,
          n_models: int = 1) -> dict:
-    from core.training.perturb_validate import train_and_validate
+    from core.recipes.perturb_validate import train_and_validate
 
     if name == "papalexi_eccite":
         screen, key, control = _real_screen(max_cells)
@@ -112,7 +112,7 @@ def main() -> None:
                         help="ensemble: TF-VAEs of different seeds, predictions averaged")
     args = parser.parse_args()
 
-    from core.training.tfvae_recipe import TFVAE_DEFAULTS
+    from core.recipes.tfvae import TFVAE_DEFAULTS
 
     model = json.loads(args.model)
     if args.epoch_scale != 1.0:

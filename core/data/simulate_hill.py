@@ -122,8 +122,6 @@ def hill_grn(n_cells: int = 800, n_tfs: int = 30, n_genes: int = 300, *,
         ``activity`` is the TF activity (what targets respond to), ``uns['decoupled_tfs']``
         the TFs whose activity is not their mRNA.
     """
-    import anndata
-
     if n_tfs < 6 or n_genes <= n_tfs or n_cells < n_cell_types:
         raise ValueError("need n_tfs ≥ 6, n_genes > n_tfs and n_cells ≥ n_cell_types")
     n_master = n_master or max(2, n_tfs // 5)
@@ -153,34 +151,59 @@ def hill_grn(n_cells: int = 800, n_tfs: int = 30, n_genes: int = 300, *,
     library = rng.lognormal(np.log(mean_library), 0.3, size=n_cells)
 
     ko_cols = [tf_index[t] for t in clamp]
-    ko_vals = np.array([clamp[t] for t in clamp])
-    mrna = np.full((n_cells, n_tfs), 0.3)
-    mrna[:, :n_master] = master
-    for _ in range(int(iterations)):
-        act = np.where(is_decoupled, mrna * signal, mrna)
-        act[:, ko_cols] = ko_vals
-        new = np.clip(_hill_rate(act, *tt, basal_tf) * tf_noise, 0, None)
-        new[:, :n_master] = master
-        mrna = 0.5 * mrna + 0.5 * new
-        mrna[:, ko_cols] = ko_vals
-    act = np.where(is_decoupled, mrna * signal, mrna)
-    act[:, ko_cols] = ko_vals
+    mrna, act = _steady_state(master, tt, basal_tf, tf_noise,
+                              np.where(is_decoupled, signal, 1.0), ko_cols,
+                              np.array([clamp[t] for t in clamp]), int(iterations))
     target = _hill_rate(act, *tg, basal_gene) * gene_noise
     rate = base * (0.02 + np.hstack([mrna, target]))
     mean = rate / rate.sum(1, keepdims=True) * library[:, None]
     crng = np.random.default_rng(seed + 1 if count_seed is None else count_seed)
     counts = crng.poisson(crng.gamma(dispersion, mean / dispersion)).astype(np.float32)
 
+    adata = _hill_adata(counts, cell_type, tfs, genes, [tf2tf, tf2gene],
+                        [t for t, d in zip(tfs, is_decoupled) if d],
+                        {"family": "hill", "n_cells": n_cells, "n_tfs": n_tfs,
+                         "n_genes": n_genes, "seed": seed, "knockout": dict(clamp)})
+    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=act, mean=mean)
+
+
+def _steady_state(master: np.ndarray, tt: tuple[np.ndarray, ...], basal: np.ndarray,
+                  noise: np.ndarray, signal: np.ndarray, ko_cols: list[int],
+                  ko_vals: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """(TF mRNA, TF activity) after damped fixed-point steps; masters held, knock-outs clamped.
+
+    ``signal`` is each cell's hidden multiplier of a TF's activity (1 where activity = mRNA).
+    """
+    n_master = master.shape[1]
+    mrna = np.full(noise.shape, 0.3)
+    mrna[:, :n_master] = master
+    for _ in range(iterations):
+        act = mrna * signal
+        act[:, ko_cols] = ko_vals
+        new = np.clip(_hill_rate(act, *tt, basal) * noise, 0, None)
+        new[:, :n_master] = master
+        mrna = 0.5 * mrna + 0.5 * new
+        mrna[:, ko_cols] = ko_vals
+    act = mrna * signal
+    act[:, ko_cols] = ko_vals
+    return mrna, act
+
+
+def _hill_adata(counts: np.ndarray, cell_type: np.ndarray, tfs: list[str], genes: list[str],
+                networks: list[pd.DataFrame], decoupled: list[str],
+                simulation: dict) -> AnnData:
+    """The simulated counts as AnnData (TFs first; network, decoupled TFs, settings in uns)."""
+    import anndata
+
     obs = pd.DataFrame({"cell_type": pd.Categorical([f"type_{t + 1}" for t in cell_type])},
-                       index=[f"cell{i:05d}" for i in range(n_cells)])
-    var = pd.DataFrame({"is_tf": [True] * n_tfs + [False] * len(genes)}, index=tfs + genes)
+                       index=[f"cell{i:05d}" for i in range(len(cell_type))])
+    var = pd.DataFrame({"is_tf": [True] * len(tfs) + [False] * len(genes)}, index=tfs + genes)
     adata = anndata.AnnData(X=sp.csr_matrix(counts), obs=obs, var=var)
     adata.uns["tf_names"] = np.array(tfs)
-    adata.uns["true_network"] = pd.concat([tf2tf, tf2gene], ignore_index=True)
-    adata.uns["decoupled_tfs"] = np.array([t for t, d in zip(tfs, is_decoupled) if d], dtype=str)
-    adata.uns["simulation"] = {"family": "hill", "n_cells": n_cells, "n_tfs": n_tfs,
-                               "n_genes": n_genes, "seed": seed, "knockout": dict(clamp)}
-    return SimulatedGRN(adata=adata, tf2tf=tf2tf, tf2gene=tf2gene, activity=act, mean=mean)
+    adata.uns["true_network"] = pd.concat(networks, ignore_index=True)
+    adata.uns["decoupled_tfs"] = np.array(decoupled, dtype=str)
+    adata.uns["simulation"] = simulation
+    return adata
 
 
 def knockout_screen(simulate: Callable[..., SimulatedGRN], targets: Sequence[str], *,

@@ -16,8 +16,8 @@ def screen_runs(tmp_path_factory):
     import numpy as np
 
     from core.data.registry import load_bundled
-    from core.training.perturb_validate import preprocess_cells
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.perturb_validate import preprocess_cells
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     root = tmp_path_factory.mktemp("val_runs")

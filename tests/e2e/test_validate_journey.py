@@ -20,8 +20,8 @@ FAST = {"hidden": [16], "epochs_encoder": 1, "epochs_decoder": 1, "epochs_masked
 @pytest.fixture(scope="module")
 def screen_server(tmp_path_factory):
     from core.data.registry import load_bundled
-    from core.training.perturb_validate import preprocess_cells
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.perturb_validate import preprocess_cells
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     tmp = tmp_path_factory.mktemp("server_validate")
