@@ -181,7 +181,7 @@ def explorer() -> None:
             index=False).encode(), file_name=f"perturb_delta_{run.id}.csv", mime="text/csv",
             key="dl_pert_table", icon=":material/download:", on_click="ignore")
 
-    trust_panel(run, ds, p, spec, cells)
+    trust_panel(run, ds, p, spec, cells, res)
 
     left, right = st.columns(2, gap="large")
     with left:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.perturb import Perturber, perturber_for_run
+from core.analysis.perturb import Perturber, PerturbResult, perturber_for_run
 from core.analysis.perturb_trust import (
     LinearBaselines,
     agreement,
@@ -62,9 +62,10 @@ def _ood(p: Perturber, spec: dict, cells: np.ndarray | None) -> None:
                    "there; read its Δ as a guess.", icon=":material/warning:")
 
 
-def _table(p: Perturber, members: list[Perturber], spec: dict, cells: np.ndarray | None,
-           base: pd.DataFrame) -> pd.DataFrame:
-    deltas = np.array([m.apply(spec, cells).mean_delta for m in members])
+def _table(p: Perturber, own: np.ndarray, members: list[Perturber], spec: dict,
+           cells: np.ndarray | None, base: pd.DataFrame) -> pd.DataFrame:
+    """The picked run's Δ (``own``, already computed by the page) and the other members'."""
+    deltas = np.array([own, *(m.apply(spec, cells).mean_delta for m in members[1:])])
     table = ensemble_table(deltas, p.gene_names)
     for method in ("correlation", "ridge"):
         table[method] = base[method].to_numpy()
@@ -73,8 +74,11 @@ def _table(p: Perturber, members: list[Perturber], spec: dict, cells: np.ndarray
 
 
 def trust_panel(run: Run, ds: LoadedDataset, p: Perturber, spec: dict,
-                cells: np.ndarray | None) -> None:
-    """Draw the baselines, the ensemble interval and the OOD warning for ``spec``."""
+                cells: np.ndarray | None, result: PerturbResult) -> None:
+    """Draw the baselines, the ensemble interval and the OOD warning for ``spec``.
+
+    ``result`` is the picked run's ``p.apply(spec, cells)`` (the page has it already).
+    """
     st.subheader("How far to trust it")
     _ood(p, spec, cells)
     if not spec:
@@ -84,7 +88,7 @@ def trust_panel(run: Run, ds: LoadedDataset, p: Perturber, spec: dict,
     idx = np.arange(len(p.z)) if cells is None else np.asarray(cells)
     base = _baselines(str(run.path), f"{ds.token}:{ds.config!r}", ds.adata, p).predict(
         p.z[idx], p.perturbed_z(spec, idx))
-    table = _table(p, members, spec, cells, base)
+    table = _table(p, result.mean_delta, members, spec, cells, base)
     r = agreement(table["delta"].to_numpy(), table[["correlation", "ridge"]])
     c1, c2, c3 = st.columns(3)
     c1.metric("Models in the ensemble", len(members),
