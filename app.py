@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("app_pages/perturb.py", title="Perturb", icon=":material/tune:"),
+    st.Page("app_pages/validate.py", title="Validate", icon=":material/fact_check:"),
     st.Page("app_pages/predict.py", title="Predict stimulation", icon=":material/science:"),
     st.Page("app_pages/phenotype.py", title="Phenotype", icon=":material/genetics:"),
 ]

@@ -24,6 +24,7 @@ from core.runs import load_run
 from ui.downloads import figure_downloads, table_download
 from ui.jobs import run_picker
 from ui.messages import run_safely
+from ui.perturb_trust import trust_panel
 from ui.state import require_dataset
 
 st.title("TF perturbation")
@@ -179,6 +180,8 @@ def explorer() -> None:
         st.download_button("Δ all genes (CSV)", data=lambda: res.gene_table(targets).to_csv(
             index=False).encode(), file_name=f"perturb_delta_{run.id}.csv", mime="text/csv",
             key="dl_pert_table", icon=":material/download:", on_click="ignore")
+
+    trust_panel(run, ds, p, spec, cells, res)
 
     left, right = st.columns(2, gap="large")
     with left:

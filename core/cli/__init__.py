@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.cli import datasets, inspect, network, perturb, phenotype, predict, train
+from core.cli import datasets, inspect, network, perturb, phenotype, predict, train, validate
 from core.errors import ScvaeError
 
 EXIT_USER_ERROR = 2
@@ -30,6 +30,7 @@ COMMANDS = (
     perturb,
     predict,
     phenotype,
+    validate,
 )
 
 

@@ -126,6 +126,20 @@ register(
     )
 )
 
+register(
+    DatasetInfo(
+        name="papalexi_eccite",
+        title="Papalexi 2021 ECCITE-seq CRISPR knock-outs in IFN-γ THP-1 cells, 299 genes, raw UMI",
+        species="human",
+        x_kind="counts",
+        label_key="target_assigned",
+        n_obs=20729,
+        n_vars=299,
+        loader=_read_asset("papalexi_eccite.h5ad"),
+        citation="Papalexi et al., Nat Genet 2021 (via the sceptre package)",
+    )
+)
+
 
 def _load_synthetic_grn() -> AnnData:
     from core.data.simulate import load_synthetic_grn

@@ -23,7 +23,8 @@ def test_datasets_json():
     proc = run_cli("datasets", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    assert list(rows) == ["kang_pbmc", "zeisel_cortex", "pbmc68k_reduced", "synthetic_grn"]
+    assert list(rows) == ["kang_pbmc", "zeisel_cortex", "pbmc68k_reduced", "papalexi_eccite",
+                          "synthetic_grn"]
     assert (rows["kang_pbmc"]["cells"], rows["kang_pbmc"]["genes"]) == (1975, 6998)
     assert rows["kang_pbmc"]["x"] == "log-normalized"
     assert rows["kang_pbmc"]["condition_key"] == "condition"
@@ -38,7 +39,8 @@ def test_datasets_table(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:5] == ["name", "title", "species", "cells", "genes"]
     assert [ln.split()[0] for ln in lines[1:]] == ["kang_pbmc", "zeisel_cortex",
-                                                   "pbmc68k_reduced", "synthetic_grn"]
+                                                   "pbmc68k_reduced", "papalexi_eccite",
+                                                   "synthetic_grn"]
 
 
 def test_inspect_bundled():
@@ -91,7 +93,8 @@ def test_inspect_unknown_name(capsys):
     assert main(["inspect", "no_such_dataset"]) == 2
     err = capsys.readouterr().err
     assert err == ("error: 'no_such_dataset' is neither a bundled dataset (kang_pbmc, "
-                   "zeisel_cortex, pbmc68k_reduced, synthetic_grn) nor an existing file.\n")
+                   "zeisel_cortex, pbmc68k_reduced, papalexi_eccite, synthetic_grn) nor an "
+                   "existing file.\n")
 
 
 def test_core_does_not_import_streamlit():

@@ -12,6 +12,7 @@ EXPECTED = {
     "kang_pbmc": (1975, 6998, "log-normalized", "cell_type", 7),
     "zeisel_cortex": (3005, 200, "counts", "level1class", 7),
     "pbmc68k_reduced": (700, 765, "log-normalized", "bulk_labels", 10),
+    "papalexi_eccite": (20729, 299, "counts", "target_assigned", 27),
     "synthetic_grn": (2000, 500, "counts", "cell_type", 5),
 }
 
