@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from core.data import limits
 from core.data.registry import DATASETS, load_bundled
 from core.data.validate import validate
 from core.errors import DataError
@@ -109,6 +110,10 @@ def read_path(path: Path, *, transpose: bool = False,
     if path.stat().st_size == 0:
         raise DataError(f"'{name}' is an empty file (0 bytes). Upload the file again.")
     readers = {".h5ad": _read_h5ad, ".h5": _read_10x_h5, ".zip": _read_10x_zip}
+    if suffix in (".h5ad", ".h5"):
+        limits.check_hdf5(path, name)
+    elif suffix != ".zip":
+        limits.check_table(path, name)
     if suffix in readers:
         adata = readers[suffix](path, name)
     elif suffix in (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz"):
@@ -167,6 +172,14 @@ def _open_member(zf: zipfile.ZipFile, member: str):
     return gzip.open(raw) if member.endswith(".gz") else raw
 
 
+def _checked_mtx(fh, name: str, features: pd.DataFrame, cells: pd.DataFrame):
+    """The matrix.mtx stream, after its declared size passed :func:`limits.check_mtx`."""
+    rows, cols, entries, header = limits.parse_mtx_header(fh, name)
+    cap = limits.check_mtx(rows, cols, entries, n_features=len(features),
+                           n_barcodes=len(cells), name=name)
+    return limits.prefixed(header, limits.capped(fh, cap, "matrix.mtx"))
+
+
 def _read_10x_zip(path: Path, name: str) -> AnnData:
     import anndata
     from scipy.io import mmread
@@ -188,12 +201,16 @@ def _read_10x_zip(path: Path, name: str) -> AnnData:
                 "three files of Cell Ranger's filtered_feature_bc_matrix folder together."
             )
         try:
-            with _open_member(zf, mtx) as fh:
-                matrix = sp.csr_matrix(mmread(fh).T)
             with _open_member(zf, feats) as fh:
-                features = pd.read_csv(fh, sep="\t", header=None, dtype=str)
+                features = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, feats),
+                                       sep="\t", header=None, dtype=str)
             with _open_member(zf, barcodes) as fh:
-                cells = pd.read_csv(fh, sep="\t", header=None, dtype=str)
+                cells = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, barcodes),
+                                    sep="\t", header=None, dtype=str)
+            with _open_member(zf, mtx) as fh:
+                matrix = sp.csr_matrix(mmread(_checked_mtx(fh, name, features, cells)).T)
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(
                 f"Could not read the 10x files inside '{name}' ({type(exc).__name__}: "
