@@ -224,7 +224,8 @@ def check_module_size(config: dict[str, Any], weights: Path | None) -> None:
                         f"(over {MAX_MODEL_BYTES / 1024 ** 3:.0f} GB); it is not loaded.")
     if weights is not None and weights.is_file() and weights.stat().st_size < need:
         raise DataError(f"model.pt ({weights.stat().st_size:,} bytes) is smaller than the "
-                        f"model config.json describes ({need:,} bytes); the run is damaged.")
+                        f"model config.json describes ({need:,} bytes): the run is damaged and "
+                        "does not load.")
 
 
 @dataclass(frozen=True)
