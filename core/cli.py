@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from core.cli_types import OneLineParser
 from core.errors import ScvaeError
 
 EXIT_USER_ERROR = 2
@@ -40,7 +41,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m core",
         description="scVAE Studio: single-cell VAEs from the command line.",
     )

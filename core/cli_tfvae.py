@@ -15,6 +15,7 @@ from typing import Any
 
 from core.cli import EXTRA_COMMANDS
 from core.cli_train import MODEL_HANDLERS
+from core.cli_types import nonneg_float, nonneg_int, percent, positive_int
 
 
 def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +27,9 @@ def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tf-list", default=None, metavar="NAME_OR_PATH",
                    help="bundled TF list (human_lambert2018, mouse_mgi, ...) or a text file; "
                         "default: by species guessed from gene symbols")
-    g.add_argument("--max-tfs", type=int, default=D["max_tfs"],
+    g.add_argument("--max-tfs", type=positive_int, default=D["max_tfs"],
                    help="keep at most this many TFs, most variable first (default %(default)s)")
-    g.add_argument("--mask-sparsity", type=float, default=D["mask_sparsity"], metavar="P",
+    g.add_argument("--mask-sparsity", type=percent, default=D["mask_sparsity"], metavar="P",
                    help="percent of TF→TF and TF→gene weights kept (default %(default)s)")
     g.add_argument("--mask-source", choices=MASK_SOURCES, default=D["mask_source"],
                    help="where the masks come from (default %(default)s)")
@@ -37,14 +38,14 @@ def add_tfvae_train_args(parser: argparse.ArgumentParser) -> None:
                         "CSV source,target[,sign]); default DoRothEA of the species")
     g.add_argument("--prior-confidence", default=D["prior_confidence"],
                    help="DoRothEA levels to keep (default %(default)s)")
-    g.add_argument("--l1", type=float, default=D["l1"], help="L1 α of phase (b)")
-    g.add_argument("--tf-consistency", type=float, default=D["tf_consistency"],
+    g.add_argument("--l1", type=nonneg_float, default=D["l1"], help="L1 α of phase (b)")
+    g.add_argument("--tf-consistency", type=nonneg_float, default=D["tf_consistency"],
                    help="weight of the TF→TF consistency term in phases (b) and (d) "
                         "(default %(default)s; 0 turns it off)")
-    g.add_argument("--align-weight", type=float, default=D["align_weight"],
+    g.add_argument("--align-weight", type=nonneg_float, default=D["align_weight"],
                    help="weight of the TF-alignment term in phase (e)")
     for phase in ("encoder", "decoder", "masked", "masked_fine", "vae"):
-        g.add_argument(f"--epochs-{phase.replace('_', '-')}", type=int,
+        g.add_argument(f"--epochs-{phase.replace('_', '-')}", type=nonneg_int,
                        default=D[f"epochs_{phase}"], dest=f"epochs_{phase}",
                        help=f"epochs of phase '{phase}' (default %(default)s)")
 
@@ -114,10 +115,10 @@ def register_network(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None,
                    help="edges CSV (source,target,weight,sign,layer,in_prior) or .graphml; "
                         "stdout when omitted")
-    p.add_argument("--min-weight", type=float, default=0.0, help="keep |weight| ≥ this")
+    p.add_argument("--min-weight", type=nonneg_float, default=0.0, help="keep |weight| ≥ this")
     p.add_argument("--layer", action="append", choices=("tf2tf", "tf2gene"),
                    help="only this layer (repeatable)")
-    p.add_argument("--top-k", type=int, default=None, help="keep each TF's top-k targets")
+    p.add_argument("--top-k", type=positive_int, default=None, help="keep each TF's top-k targets")
     p.set_defaults(func=_cmd_network)
 
 

@@ -9,6 +9,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from core.cli_types import (
+    fraction,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    positive_int_list,
+)
 from core.errors import ConfigError
 
 #: Extra ``--model`` choices: name → (add_arguments(parser), run(args, adata, dataset) -> Run).
@@ -65,7 +73,7 @@ def _run_betavae(args: argparse.Namespace, adata, dataset: str):
     if args.latent:
         model["n_latent"] = args.latent
     if args.hidden:
-        model["hidden"] = [int(h) for h in args.hidden.split(",")]
+        model["hidden"] = list(args.hidden)
     if args.hvg_weight:
         model["hvg_weight"] = args.hvg_weight
     for key in ("dropout", "input_dropout"):
@@ -102,27 +110,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="betavae",
                    help="betavae (default)" + "".join(f", {m}" for m in MODEL_HANDLERS))
     p.add_argument("--label-key", default=None, help="obs column to score ARI/NMI against")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--latent", type=int, default=None, help="latent dimensions")
-    p.add_argument("--hidden", default=None, help="encoder widths, e.g. 1024,512,256")
-    p.add_argument("--hvg-weight", type=float, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None)
+    p.add_argument("--latent", type=positive_int, default=None, help="latent dimensions")
+    p.add_argument("--hidden", type=positive_int_list, default=None,
+                   help="encoder widths, e.g. 1024,512,256")
+    p.add_argument("--hvg-weight", type=positive_float, default=None,
                    help="reconstruction weight of highly variable genes")
-    p.add_argument("--dropout", type=float, default=None,
+    p.add_argument("--dropout", type=fraction, default=None,
                    help="betavae: dropout in every hidden layer")
-    p.add_argument("--input-dropout", type=float, default=None,
+    p.add_argument("--input-dropout", type=fraction, default=None,
                    help="betavae: fraction of input values zeroed while training (denoising)")
     p.add_argument("--beta-schedule", choices=["constant", "linear", "reference", "cyclical"],
                    default=None)
-    p.add_argument("--beta", type=float, default=None, help="β (constant) or β max")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up epochs (linear)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--n-top-genes", type=int, default=None, help="highly variable genes (2000)")
+    p.add_argument("--beta", type=nonneg_float, default=None, help="β (constant) or β max")
+    p.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up epochs (linear)")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--n-top-genes", type=positive_int, default=None,
+                   help="highly variable genes (2000)")
     p.add_argument("--subset-hvg", action="store_true", help="train on the HVGs only")
     p.add_argument("--out", default=None, help="run folder to write (default: a new folder "
                    "under $SCVAE_RUNS_DIR or ./runs)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--transpose", action="store_true", help="CSV/TSV has genes as rows")
     for add in EXTRA_TRAIN_ARGS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -205,13 +206,20 @@ def train_betavae(
         raise ConfigError(result.message or "Training stopped before the first epoch ended.")
     latent = encode_mean(module, inputs.encoder_input, device=result.device,
                          **inputs.encode_extra)
-    metrics, arrays = score_latent(x, latent, labels, progress=progress)
-    metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
+    try:   # a scoring failure must not lose the trained model (issue 19, item 4)
+        metrics, arrays = score_latent(x, latent, labels, progress=progress)
+        metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
+        message = result.message
+    except Exception as exc:  # noqa: BLE001 - any failure: keep the run, say why
+        logging.getLogger("scvae").error("Scoring the latent failed", exc_info=exc)
+        metrics, arrays = {}, {}
+        message = (f"{result.message} The model was saved but scoring its latent failed "
+                   f"({type(exc).__name__}: {str(exc)[:120]}).").strip()
     last = result.history.iloc[-1].to_dict()
     metrics.update(
         n_epochs_run=result.n_epochs_run, best_epoch=result.best_epoch,
         train_seconds=result.train_seconds, device=result.device, stopped=result.stopped,
-        message=result.message, final_train_loss=last.get("train_loss"),
+        message=message, final_train_loss=last.get("train_loss"),
         final_val_loss=last.get("val_loss"),
     )
     config = {
