@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core.plots_export import figure_html, figure_image
+from core.pl.export import figure_html, figure_image
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
     from anndata import AnnData
 
-    from core.training.runs import Run
+    from core.runs import Run
 
 
 def _browser() -> str | None:
@@ -72,7 +72,7 @@ def h5ad_download(make_adata, name: str, *, key: str, label: str = "AnnData (.h5
 
 def run_download(run: Run, *, key: str, label: str = "Model (run folder, .zip)") -> None:
     """A .zip of the run folder: the trained weights with everything needed to reload them."""
-    from core.training.runs import run_archive
+    from core.runs import run_archive
 
     st.download_button(label, data=lambda: run_archive(run.path), file_name=f"{run.id}.zip",
                        mime="application/zip", key=key, icon=":material/download:",

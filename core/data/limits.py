@@ -146,7 +146,7 @@ def check_mtx(rows: int, cols: int, entries: int, *, n_features: int, n_barcodes
     Returns the most bytes the entries may take as text (for :func:`capped`).
     """
     if (rows, cols) != (n_features, n_barcodes):
-        raise DataError(f"In '{name}', matrix.mtx declares {rows:,} genes × {cols:,} cells but "
+        raise DataError(f"In '{name}', matrix.mtx is {rows:,} genes × {cols:,} cells but "
                         f"features lists {n_features:,} genes and barcodes {n_barcodes:,} "
                         "cells.")
     if entries > rows * cols:

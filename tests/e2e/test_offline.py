@@ -42,7 +42,7 @@ def test_figure_exports_load_nothing_from_the_network():
     import plotly.graph_objects as go
     from kaleido import _page_generator
 
-    from core.plots_export import figure_html, figure_image
+    from core.pl.export import figure_html, figure_image
 
     fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]))
     html = figure_html(fig)
