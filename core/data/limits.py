@@ -22,9 +22,8 @@ BUDGET_ENV = "SCVAE_MEMORY_BUDGET_MB"
 MAX_TEXT_MEMBER_BYTES = 512 * 1024 ** 2
 #: Longest line of a MatrixMarket coordinate entry ("row col value"), used to bound its size.
 MAX_MTX_LINE_BYTES = 80
-#: Memory of a dense CSV/TSV parse per byte of text (measured ≈ 20×, issue 19 item 3).
-CSV_BYTES_PER_FILE_BYTE = 20
-_FIX = "Convert it to .h5ad (sparse) or use the CLI with a path on a machine with more memory."
+#: What to do with an input this server cannot hold.
+FIX = "Convert it to .h5ad (sparse) or use the CLI with a path on a machine with more memory."
 
 
 def memory_budget_bytes() -> int:
@@ -51,7 +50,7 @@ def check_memory(need: int, what: str) -> None:
     budget = memory_budget_bytes()
     if need > budget:
         raise DataError(f"{what} needs about {need / 1024 ** 3:,.1f} GB of memory; this server "
-                        f"can give {budget / 1024 ** 3:,.1f} GB. {_FIX}")
+                        f"can give {budget / 1024 ** 3:,.1f} GB. {FIX}")
 
 
 class CappedReader(io.RawIOBase):
@@ -177,21 +176,3 @@ def check_hdf5(path: Path, name: str) -> None:
     except (OSError, ValueError, RuntimeError):
         return        # not HDF5 or damaged: the reader says so with its own message
     check_memory(total, f"'{name}'")
-
-
-def check_table(path: Path, name: str) -> None:
-    """Refuse a CSV/TSV whose dense parse would not fit (≈ 20× the text)."""
-    size = path.stat().st_size
-    if name.lower().endswith(".gz"):
-        size = max(size, _gzip_unpacked_size(path))
-    check_memory(size * CSV_BYTES_PER_FILE_BYTE, f"'{name}' as a dense table")
-
-
-def _gzip_unpacked_size(path: Path) -> int:
-    """The unpacked size from the gzip trailer (modulo 4 GiB; a lower bound)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(-4, os.SEEK_END)
-            return int.from_bytes(fh.read(4), "little")
-    except OSError:
-        return 0

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.data import limits
+from core.data import limits, table
 from core.data.io import read_path
 from core.errors import DataError
 
@@ -46,6 +46,24 @@ def _peak_mb_of_read(path: Path) -> tuple[float, str]:
         "except DataError as exc:\n"
         "    msg = str(exc)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(msg)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.splitlines()
+    return float(out[0]), out[1]
+
+
+def _peak_growth_mb_of_read(path: Path) -> tuple[float, str]:
+    """Read ``path`` in a fresh interpreter; (peak RSS growth over the imports in MB, 'ok' or
+    the error)."""
+    code = (
+        "import resource\n"
+        "from pathlib import Path\n"
+        "import anndata, pandas, scipy.sparse\n"
+        "from core.data.io import read_path\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"msg = 'ok' if read_path(Path({str(path)!r})) else ''\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n"
         "print(msg)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -99,13 +117,58 @@ def test_hdf5_declaring_more_than_memory_is_refused_before_reading(tmp_path):
 
 
 def test_csv_larger_than_memory_allows_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "CHUNK_BYTES", 8 * 1024)         # 512 rows per chunk
+    monkeypatch.setattr(table, "MIN_CHUNK_ROWS", 1)
     path = tmp_path / "t.csv"
     path.write_text("cell,G1,G2\n" + "".join(f"c{i},1,2\n" for i in range(5000)))
-    monkeypatch.setenv(limits.BUDGET_ENV, "0.5")       # 0.5 MB; the parse needs ~20× 50 kB
-    with pytest.raises(DataError, match="as a dense table needs .*Convert it to .h5ad"):
+    budget = 4 * table.CHUNK_BYTES + 2000 * table.BYTES_PER_NONZERO     # 2,000 values
+    monkeypatch.setenv(limits.BUDGET_ENV, str(budget / 1024 ** 2))
+    with pytest.raises(DataError, match=r"'t.csv' needs more than 0.0 GB of memory as a sparse "
+                                        r"matrix \(stopped after 1,024 rows\); this server can "
+                                        r"give 0.0 GB. Convert it to .h5ad"):
         read_path(path)
     monkeypatch.setenv(limits.BUDGET_ENV, "100")
-    assert read_path(path).adata.shape == (5000, 2)
+    adata = read_path(path).adata
+    assert adata.shape == (5000, 2) and adata.X.nnz == 10_000
+    assert table.table_memory_bound(1000) == 500 * 16 + 4 * table.CHUNK_BYTES
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_csv_chunks_stack_to_the_same_sparse_matrix(tmp_path, monkeypatch, transpose):
+    monkeypatch.setattr(table, "CHUNK_BYTES", 8 * 3)            # one row per chunk
+    monkeypatch.setattr(table, "MIN_CHUNK_ROWS", 1)
+    rng = np.random.default_rng(0)
+    dense = rng.poisson(0.3, size=(7, 5)).astype(np.float32)
+    path = tmp_path / "t.tsv"
+    pd.DataFrame(dense, index=[f"r{i}" for i in range(7)],
+                 columns=["A", "B", "A", "C", "D"]).to_csv(path, sep="\t")
+    adata = read_path(path, transpose=transpose).adata
+    expected = dense.T if transpose else dense
+    np.testing.assert_array_equal(adata.X.toarray(), expected)
+    assert adata.X.nnz == np.count_nonzero(dense)
+    names = list(adata.obs_names if transpose else adata.var_names)
+    assert names == ["A", "B", "A-1", "C", "D"]      # repeated header names made unique
+
+
+def test_csv_text_value_in_a_later_chunk_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "CHUNK_BYTES", 8 * 2)
+    monkeypatch.setattr(table, "MIN_CHUNK_ROWS", 1)
+    path = tmp_path / "t.csv"
+    path.write_text("cell,G1,G2\nc0,1,2\nc1,3,4\nc2,5,x\n")
+    with pytest.raises(DataError, match="non-numeric value 'x' at cell 'c2', gene 'G2'"):
+        read_path(path)
+
+
+def test_dense_csv_peak_memory_is_a_few_times_the_file_not_20(tmp_path):
+    path = tmp_path / "dense.csv"
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(0.5, size=(4000, 1000))          # 20 MB of text, 40% non-zero
+    pd.DataFrame(counts, index=[f"c{i}" for i in range(4000)],
+                 columns=[f"G{j}" for j in range(1000)]).to_csv(path)
+    size_mb = path.stat().st_size / 1024 ** 2
+    grown, msg = _peak_growth_mb_of_read(path)
+    assert msg == "ok"
+    assert grown < 7 * size_mb, (grown, size_mb)     # whole dense parse: 110 MB here (14×)
 
 
 def test_memory_budget_defaults_to_half_of_available(monkeypatch):
@@ -122,7 +185,6 @@ def test_capped_reader_counts_real_bytes():
         stream.read()
     assert limits.capped(io.BytesIO(b"x" * 50), 50, "m").read() == b"x" * 50
     assert json.loads(limits.prefixed(b'{"a": ', io.BytesIO(b"1}")).read()) == {"a": 1}
-    assert np.isfinite(limits.CSV_BYTES_PER_FILE_BYTE)
 
 
 @pytest.mark.parametrize("shape, message", [
