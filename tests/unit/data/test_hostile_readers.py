@@ -54,16 +54,20 @@ def _peak_mb_of_read(path: Path) -> tuple[float, str]:
 
 
 def _peak_growth_mb_of_read(path: Path) -> tuple[float, str]:
-    """Read ``path`` in a fresh interpreter; (peak RSS growth over the imports in MB, 'ok' or
-    the error)."""
+    """Read ``path`` in a fresh interpreter; (peak RSS growth over the imports in MB, 'ok').
+
+    VmHWM, not ru_maxrss: a child's ru_maxrss starts at the (large) pytest parent's RSS.
+    """
     code = (
-        "import resource\n"
         "from pathlib import Path\n"
         "import anndata, pandas, scipy.sparse\n"
         "from core.data.io import read_path\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "def hwm():\n"
+        "    return next(int(x.split()[1]) for x in open('/proc/self/status')\n"
+        "                if x.startswith('VmHWM'))\n"
+        "before = hwm()\n"
         f"msg = 'ok' if read_path(Path({str(path)!r})) else ''\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n"
+        "print((hwm() - before) / 1024)\n"
         "print(msg)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
