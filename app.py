@@ -51,4 +51,5 @@ with st.sidebar:
                  if snap["n_epochs"] else f"{snap['phase']} · starting")
         st.caption(f"Training: {job.label} · {where}")
 
-page.run()
+# A page that fails shows one line (st.stop / st.rerun are BaseExceptions and pass through).
+run_safely(page.run, action=f"showing the {page.title} page")

@@ -59,3 +59,15 @@ def test_only_the_owner_may_delete_a_run(hostile_runs):
     assert "Read-only" not in " ".join(c.value for c in at.caption)
     at.button(key="delete_run").click().run()
     assert not run_dir.exists()
+
+
+def test_a_truncated_latent_is_a_message_on_the_embedding_page(hostile_runs):
+    run_dir = next(p for p in hostile_runs.iterdir() if "tfvae" in p.name)
+    raw = (run_dir / "latent.npy").read_bytes()
+    (run_dir / "latent.npy").write_bytes(raw[: len(raw) // 2])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/embedding.py").run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith(f"Run {run_dir.name}: latent.npy is damaged") for e in errors), errors
