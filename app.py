@@ -13,7 +13,8 @@ from ui.jobs import active_job
 from ui.messages import run_safely
 from ui.state import ensure_default_dataset, get_dataset
 
-st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", layout="wide")
+# An emoji favicon is drawn in the page; a ":material/…:" one is fetched from fonts.gstatic.com.
+st.set_page_config(page_title="scVAE Studio", page_icon="🧬", layout="wide")
 
 PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", default=True),
@@ -52,4 +53,5 @@ with st.sidebar:
                  if snap["n_epochs"] else f"{snap['phase']} · starting")
         st.caption(f"Training: {job.label} · {where}")
 
-page.run()
+# A page that fails shows one line (st.stop / st.rerun are BaseExceptions and pass through).
+run_safely(page.run, action=f"showing the {page.title} page")

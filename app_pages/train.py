@@ -11,7 +11,6 @@ from core.device import DEVICE_CHOICES
 from core.errors import ConfigError
 from core.pl.figures import line_curve
 from core.recipes.betavae import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
-from core.runs import delete_run
 from core.training.schedules import make_schedule, schedule_curve
 from ui.counts import count_options
 from ui.downloads import table_download
@@ -26,6 +25,7 @@ from ui.jobs import (
     submit,
 )
 from ui.messages import run_safely
+from ui.run_admin import delete_control, unreadable_section
 from ui.state import require_dataset
 
 #: The page that shows each model's runs.
@@ -194,10 +194,7 @@ else:
     if c2.button(f"Open in {title}", key="open_embedding", icon=":material/open_in_new:"):
         st.session_state[SELECTED_RUN_KEY] = chosen
         st.switch_page(page)
-    with c3.popover("Delete run", icon=":material/delete:"):
-        st.write(f"Delete `{chosen}` and its files? This cannot be undone.")
-        if st.button("Delete", key="delete_run", type="primary"):
-            delete_run(next(r.path for r in runs if r.id == chosen))
-            st.toast(f"Deleted {chosen}")
-            st.rerun()
+    with c3:
+        delete_control(next(r.path for r in runs if r.id == chosen), key="delete_run")
+unreadable_section()
 import_run_section(ds)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from core.pl.export import figure_html, figure_image
+
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
@@ -31,16 +33,16 @@ def figure_downloads(fig: go.Figure, name: str, *, key: str) -> None:
     """PNG, SVG (via kaleido and a local Chromium) and standalone HTML buttons for ``fig``."""
     cols = st.columns(3)
     if _browser():
-        cols[0].download_button("PNG", data=lambda: fig.to_image(format="png", scale=2),
+        cols[0].download_button("PNG", data=lambda: figure_image(fig, "png", scale=2),
                                 file_name=f"{name}.png", mime="image/png", key=f"{key}_png",
                                 icon=":material/download:", on_click="ignore")
-        cols[1].download_button("SVG", data=lambda: fig.to_image(format="svg"),
+        cols[1].download_button("SVG", data=lambda: figure_image(fig, "svg"),
                                 file_name=f"{name}.svg", mime="image/svg+xml", key=f"{key}_svg",
                                 icon=":material/download:", on_click="ignore")
     else:
         cols[0].caption("PNG/SVG export needs Chromium on the server (apt-get install chromium); "
                         "the HTML file is interactive and can be saved as an image from a browser.")
-    cols[2].download_button("HTML", data=lambda: fig.to_html(include_plotlyjs="cdn"),
+    cols[2].download_button("HTML", data=lambda: figure_html(fig),
                             file_name=f"{name}.html", mime="text/html", key=f"{key}_html",
                             icon=":material/download:", on_click="ignore")
 

@@ -17,6 +17,7 @@ import streamlit as st
 
 from core.pl.figures import history_curves
 from core.runs import Run, data_fingerprint, default_runs_root, import_run_archive, list_runs
+from core.runs.schema import set_owner
 from core.training.jobs import Job, JobRegistry, JobTarget
 from ui.state import LoadedDataset, session_id
 
@@ -29,9 +30,30 @@ def registry() -> JobRegistry:
     return JobRegistry(max_running=1)
 
 
+def owner_id() -> str:
+    """Who owns the runs this session creates: the signed-in user, else the session."""
+    try:
+        if st.user.is_logged_in:
+            return f"user:{st.user.get('email') or st.user.get('sub')}"
+    except (AttributeError, KeyError):   # no authentication configured
+        pass
+    return f"session:{session_id()}"
+
+
 def submit(kind: str, target: JobTarget, *, label: str, phases: list[str] | None = None) -> Job:
-    """Start ``target(progress, cancel)`` in the background as this session's job."""
-    return registry().submit(session_id(), kind, target, label=label, phases=phases)
+    """Start ``target(progress, cancel)`` in the background as this session's job.
+
+    A run it returns is recorded as this session's (:func:`owner_id`): only it may delete it.
+    """
+    owner = owner_id()
+
+    def owned(progress, cancel):
+        result = target(progress, cancel)
+        if isinstance(result, Run):
+            set_owner(result.path, owner)
+        return result
+
+    return registry().submit(session_id(), kind, owned, label=label, phases=phases)
 
 
 def active_job(kind: str | None = None) -> Job | None:
@@ -200,6 +222,7 @@ def import_run_section(ds: LoadedDataset) -> None:
             run = run_safely(lambda: import_run_archive(upload.getvalue(), default_runs_root()),
                              action="adding the run")
             if run is not None:
+                set_owner(run.path, owner_id())
                 data = run.config.get("data", {})
                 here = data.get("fingerprint") == dataset_fingerprint(ds)
                 set_feedback(

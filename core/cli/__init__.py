@@ -17,9 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from core.cli import datasets, inspect, network, perturb, phenotype, predict, train, validate
+from core.cli.types import EXIT_USER_ERROR, OneLineParser
 from core.errors import ScvaeError
-
-EXIT_USER_ERROR = 2
 
 #: Every command module, in the order of ``python -m core --help``.
 COMMANDS = (
@@ -36,7 +35,7 @@ COMMANDS = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every command of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m core",
         description="scVAE Studio: single-cell VAEs from the command line.",
     )
@@ -46,10 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit status when argparse stopped (2 for a bad
+    option, 0 for ``--help``), so that :func:`main` returns rather than exits."""
+    try:
+        return build_parser().parse_args(argv)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return EXIT_USER_ERROR
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if isinstance(args := parse_args(argv), int):   # a bad option (one error line) or --help
+        return args
     try:
         return int(args.func(args) or 0)
     except ScvaeError as exc:

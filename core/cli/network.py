@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from core.cli.types import nonneg_float, positive_int
+
 
 def run(args: argparse.Namespace) -> int:
     from core.analysis.network import filter_edges, write_graphml
@@ -36,8 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None,
                    help="edges CSV (source,target,weight,sign,layer,in_prior) or .graphml; "
                         "stdout when omitted")
-    p.add_argument("--min-weight", type=float, default=0.0, help="keep |weight| ≥ this")
+    p.add_argument("--min-weight", type=nonneg_float, default=0.0, help="keep |weight| ≥ this")
     p.add_argument("--layer", action="append", choices=("tf2tf", "tf2gene"),
                    help="only this layer (repeatable)")
-    p.add_argument("--top-k", type=int, default=None, help="keep each TF's top-k targets")
+    p.add_argument("--top-k", type=positive_int, default=None, help="keep each TF's top-k targets")
     p.set_defaults(func=run)

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from core.cli.types import nonneg_int, positive_int
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
@@ -94,8 +96,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "an error")
     t.add_argument("--split", default="pairs", choices=["pairs", "random", "genes"])
     t.add_argument("--pool", choices=["sum", "mean", "attention"])
-    t.add_argument("--max-epochs", type=int)
-    t.add_argument("--seed", type=int, default=0, help="seeds the split and the weights")
+    t.add_argument("--max-epochs", type=positive_int)
+    t.add_argument("--seed", type=nonneg_int, default=0, help="seeds the split and the weights")
     t.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     t.add_argument("--out", default=None, metavar="RUN_DIR", help="run folder to write "
                    "(default: a new folder under $SCVAE_RUNS_DIR or ./runs)")
@@ -114,6 +116,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("run_dir", metavar="RUN_DIR")
     r.add_argument("--out", required=True, metavar="CSV")
     r.add_argument("--only-new", action="store_true", help="only pairs not in the data")
-    r.add_argument("--top", type=int, default=10, help="pairs printed (default 10)")
+    r.add_argument("--top", type=positive_int, default=10, help="pairs printed (default 10)")
     r.set_defaults(func=_cmd_interactions)
 

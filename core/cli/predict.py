@@ -6,6 +6,8 @@ import argparse
 import json
 from dataclasses import replace
 
+from core.cli.types import nonneg_int, positive_int
+
 
 def run(args: argparse.Namespace) -> int:
     from core.analysis.scgen import ScgenSpec, spec_defaults
@@ -54,8 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every-type", action="store_true",
                    help="hold out every cell type in turn (ignores --holdout)")
     p.add_argument("--out", required=True, metavar="DIR", help="run folder to write")
-    p.add_argument("--epochs", type=int, help="maximum epochs (default: scGen's 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs (default: scGen's 100)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
     p.set_defaults(func=run)
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.cli import train_betavae, train_tfvae
+from core.cli.types import nonneg_int, positive_float, positive_int, positive_int_list
 from core.errors import ConfigError
 
 #: ``--model`` name → its CLI module (``add_arguments``, ``run``); the first is the default.
@@ -56,16 +57,18 @@ def _add_common_arguments(p: argparse.ArgumentParser) -> None:
                    help="bundled dataset name or a file (.h5ad, 10x .h5/.zip, CSV/TSV)")
     p.add_argument("--model", default="betavae", help=", ".join(MODELS) + " (default betavae)")
     p.add_argument("--label-key", default=None, help="obs column to score ARI/NMI against")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--hidden", default=None, help="encoder widths, e.g. 1024,512,256")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--n-top-genes", type=int, default=None, help="highly variable genes (2000)")
+    p.add_argument("--epochs", type=positive_int, default=None)
+    p.add_argument("--hidden", type=positive_int_list, default=None,
+                   help="encoder widths, e.g. 1024,512,256")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--n-top-genes", type=positive_int, default=None,
+                   help="highly variable genes (2000)")
     p.add_argument("--subset-hvg", action="store_true", help="train on the HVGs only")
     p.add_argument("--out", default=None, help="run folder to write (default: a new folder "
                    "under $SCVAE_RUNS_DIR or ./runs)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--transpose", action="store_true", help="CSV/TSV has genes as rows")
 

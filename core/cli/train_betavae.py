@@ -10,23 +10,24 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
+from core.cli.types import nonneg_float, nonneg_int, number, whole_number
 from core.models.likelihoods import DISPERSIONS, LIKELIHOODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the β-VAE options and the likelihood/batch group to a train parser."""
     p = parser.add_argument_group("β-VAE (--model betavae)")
-    p.add_argument("--latent", type=int, default=None, help="latent dimensions")
-    p.add_argument("--hvg-weight", type=float, default=None,
+    p.add_argument("--latent", type=whole_number, default=None, help="latent dimensions")
+    p.add_argument("--hvg-weight", type=number, default=None,
                    help="reconstruction weight of highly variable genes")
-    p.add_argument("--dropout", type=float, default=None,
+    p.add_argument("--dropout", type=number, default=None,
                    help="betavae: dropout in every hidden layer")
-    p.add_argument("--input-dropout", type=float, default=None,
+    p.add_argument("--input-dropout", type=number, default=None,
                    help="betavae: fraction of input values zeroed while training (denoising)")
     p.add_argument("--beta-schedule", choices=["constant", "linear", "reference", "cyclical"],
                    default=None)
-    p.add_argument("--beta", type=float, default=None, help="β (constant) or β max")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up epochs (linear)")
+    p.add_argument("--beta", type=nonneg_float, default=None, help="β (constant) or β max")
+    p.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up epochs (linear)")
     add_count_args(parser)
 
 
@@ -85,11 +86,11 @@ def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
 
     train = train_config(args)
     model: dict[str, Any] = {}
-    if args.latent:
+    if args.latent is not None:        # 0 is an error of the Settings, not the default
         model["n_latent"] = args.latent
     if args.hidden:
-        model["hidden"] = [int(h) for h in args.hidden.split(",")]
-    if args.hvg_weight:
+        model["hidden"] = list(args.hidden)
+    if args.hvg_weight is not None:
         model["hvg_weight"] = args.hvg_weight
     for key in ("dropout", "input_dropout"):
         if getattr(args, key) is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.cli.types import number, whole_number
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the TF-VAE options (a group) to the ``train`` parser."""
@@ -19,9 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--tf-list", default=None, metavar="NAME_OR_PATH",
                    help="bundled TF list (human_lambert2018, mouse_mgi, ...) or a text file; "
                         "default: by species guessed from gene symbols")
-    g.add_argument("--max-tfs", type=int, default=D["max_tfs"],
+    g.add_argument("--max-tfs", type=whole_number, default=D["max_tfs"],
                    help="keep at most this many TFs, most variable first (default %(default)s)")
-    g.add_argument("--mask-sparsity", type=float, default=D["mask_sparsity"], metavar="P",
+    g.add_argument("--mask-sparsity", type=number, default=D["mask_sparsity"], metavar="P",
                    help="percent of TF→TF and TF→gene weights kept (default %(default)s)")
     g.add_argument("--mask-source", choices=MASK_SOURCES, default=D["mask_source"],
                    help="where the masks come from (default %(default)s)")
@@ -30,14 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "CSV source,target[,sign]); default DoRothEA of the species")
     g.add_argument("--prior-confidence", default=D["prior_confidence"],
                    help="DoRothEA levels to keep (default %(default)s)")
-    g.add_argument("--l1", type=float, default=D["l1"], help="L1 α of phase (b)")
-    g.add_argument("--tf-consistency", type=float, default=D["tf_consistency"],
+    g.add_argument("--l1", type=number, default=D["l1"], help="L1 α of phase (b)")
+    g.add_argument("--tf-consistency", type=number, default=D["tf_consistency"],
                    help="weight of the TF→TF consistency term in phases (b) and (d) "
                         "(default %(default)s; 0 turns it off)")
-    g.add_argument("--align-weight", type=float, default=D["align_weight"],
+    g.add_argument("--align-weight", type=number, default=D["align_weight"],
                    help="weight of the TF-alignment term in phase (e)")
     for phase in ("encoder", "decoder", "masked", "masked_fine", "vae"):
-        g.add_argument(f"--epochs-{phase.replace('_', '-')}", type=int,
+        g.add_argument(f"--epochs-{phase.replace('_', '-')}", type=whole_number,
                        default=D[f"epochs_{phase}"], dest=f"epochs_{phase}",
                        help=f"epochs of phase '{phase}' (default %(default)s)")
 
@@ -54,7 +56,7 @@ def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("--batch-key is not available for the TF-VAE (its decoder has no "
                           "batch covariate); train it without --batch-key.")
     if getattr(args, "hidden", None):
-        settings["hidden"] = [int(h) for h in str(args.hidden).split(",") if h]
+        settings["hidden"] = list(args.hidden)   # parsed by --hidden's positive_int_list
     return settings
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from core.data import limits
 from core.data.registry import DATASETS, load_bundled
+from core.data.table import read_table_sparse
 from core.data.validate import validate
 from core.errors import DataError
 
@@ -109,6 +111,8 @@ def read_path(path: Path, *, transpose: bool = False,
     if path.stat().st_size == 0:
         raise DataError(f"'{name}' is an empty file (0 bytes). Upload the file again.")
     readers = {".h5ad": _read_h5ad, ".h5": _read_10x_h5, ".zip": _read_10x_zip}
+    if suffix in (".h5ad", ".h5"):
+        limits.check_hdf5(path, name)
     if suffix in readers:
         adata = readers[suffix](path, name)
     elif suffix in (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz"):
@@ -167,6 +171,14 @@ def _open_member(zf: zipfile.ZipFile, member: str):
     return gzip.open(raw) if member.endswith(".gz") else raw
 
 
+def _checked_mtx(fh, name: str, features: pd.DataFrame, cells: pd.DataFrame):
+    """The matrix.mtx stream, after its declared size passed :func:`limits.check_mtx`."""
+    rows, cols, entries, header = limits.parse_mtx_header(fh, name)
+    cap = limits.check_mtx(rows, cols, entries, n_features=len(features),
+                           n_barcodes=len(cells), name=name)
+    return limits.prefixed(header, limits.capped(fh, cap, "matrix.mtx"))
+
+
 def _read_10x_zip(path: Path, name: str) -> AnnData:
     import anndata
     from scipy.io import mmread
@@ -188,12 +200,16 @@ def _read_10x_zip(path: Path, name: str) -> AnnData:
                 "three files of Cell Ranger's filtered_feature_bc_matrix folder together."
             )
         try:
-            with _open_member(zf, mtx) as fh:
-                matrix = sp.csr_matrix(mmread(fh).T)
             with _open_member(zf, feats) as fh:
-                features = pd.read_csv(fh, sep="\t", header=None, dtype=str)
+                features = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, feats),
+                                       sep="\t", header=None, dtype=str)
             with _open_member(zf, barcodes) as fh:
-                cells = pd.read_csv(fh, sep="\t", header=None, dtype=str)
+                cells = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, barcodes),
+                                    sep="\t", header=None, dtype=str)
+            with _open_member(zf, mtx) as fh:
+                matrix = sp.csr_matrix(mmread(_checked_mtx(fh, name, features, cells)).T)
+        except DataError:
+            raise
         except Exception as exc:
             raise DataError(
                 f"Could not read the 10x files inside '{name}' ({type(exc).__name__}: "
@@ -212,52 +228,18 @@ def _read_10x_zip(path: Path, name: str) -> AnnData:
 
 
 def _read_table(path: Path, name: str, *, transpose: bool) -> AnnData:
+    """A CSV/TSV read in chunks into a sparse matrix (:mod:`core.data.table`)."""
     import anndata
 
-    lower = name.lower()
-    sep = "," if ".csv" in lower else "\t"
-    try:
-        df = pd.read_csv(path, sep=sep, index_col=0)
-    except Exception as exc:
-        raise DataError(
-            f"Could not parse '{name}' as a {'comma' if sep == ',' else 'tab'}-separated table "
-            f"({type(exc).__name__}: {str(exc)[:120]})."
-        ) from exc
-    # pandas renames repeated column names (ACTB, ACTB.1); restore them so that validate()
-    # makes them unique the same way as for other formats, and tells the user.
-    header = _table_header(path, sep)
-    if len(header) == df.shape[1] + 1 and len(set(header[1:])) < len(header) - 1:
-        df.columns = pd.Index(header[1:])
-    if transpose:
-        df = df.T
-    if df.shape[1] == 0 and df.shape[0] > 0:
+    sep = "," if ".csv" in name.lower() else "\t"
+    matrix, rows, columns = read_table_sparse(path, name, sep=sep)
+    if len(columns) == 0 and len(rows) > 0:
         raise DataError(
             f"'{name}' has a single column. Use {'commas' if sep == ',' else 'tabs'} between "
             "values, cell names in the first column and gene names in the first row."
         )
-    values = df.apply(pd.to_numeric, errors="coerce")
-    bad = values.isna() & df.notna()
-    if bad.to_numpy().any():
-        row, col = (int(i[0]) for i in np.nonzero(bad.to_numpy()))
-        raise DataError(
-            f"'{name}' has a non-numeric value '{df.iat[row, col]}' at cell '{df.index[row]}', "
-            f"gene '{df.columns[col]}'. The file must hold numbers only, with cell names in the "
-            "first column and gene names in the first row."
-        )
-    matrix = values.to_numpy(dtype=np.float32)
-    obs = pd.DataFrame(index=df.index.astype(str))
-    var = pd.DataFrame(index=df.columns.astype(str))
-    return anndata.AnnData(X=sp.csr_matrix(matrix), obs=obs, var=var)
-
-
-def _table_header(path: Path, sep: str) -> list[str]:
-    """The first line of a (possibly gzipped) table, split as the csv module would."""
-    import csv
-    import io
-
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", newline="", errors="replace") as fh:
-            return next(csv.reader(io.StringIO(fh.readline()), delimiter=sep), [])
-    except (OSError, EOFError):
-        return []
+    if transpose:
+        matrix, rows, columns = matrix.T.tocsr(), columns, rows
+    obs = pd.DataFrame(index=pd.Index(rows).astype(str))
+    var = pd.DataFrame(index=pd.Index(columns).astype(str))
+    return anndata.AnnData(X=matrix, obs=obs, var=var)

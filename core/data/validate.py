@@ -58,8 +58,21 @@ def detect_x_kind(X) -> XKind:
     return "normalized"
 
 
+#: Fewest cells and genes accepted (PCA needs 2 components' worth, HVGs a ranking).
+MIN_CELLS, MIN_GENES = 2, 2
+
+
 def check_not_empty(adata: AnnData) -> None:
-    """Raise if the matrix has no cells, no genes, or no non-zero value."""
+    """Raise if there is no matrix, fewer than 2 cells or genes, or no non-zero value."""
+    if adata.X is None:
+        raise DataError("The file has no expression matrix (X is missing). Write it with X set "
+                        "(e.g. adata.X = adata.layers['counts']) and upload again.")
+    if 0 < adata.n_obs < MIN_CELLS or 0 < adata.n_vars < MIN_GENES:
+        raise DataError(
+            f"The matrix has {adata.n_obs} cell(s) × {adata.n_vars} gene(s); PCA, highly "
+            f"variable genes and the models need at least {MIN_CELLS} cells and {MIN_GENES} "
+            "genes. Upload the whole matrix (cells as rows, genes as columns)."
+        )
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise DataError(
             f"The matrix is empty ({adata.n_obs} cells × {adata.n_vars} genes). "

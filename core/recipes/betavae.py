@@ -3,6 +3,7 @@ and the benchmarks)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -94,13 +95,32 @@ def _schedule_of(settings: dict[str, Any], epochs: int) -> Schedule:
     return make_schedule(name, **spec)
 
 
-def training_summary(result: TrainResult) -> dict[str, Any]:
-    """The metrics every single-phase run records about its training."""
+def training_summary(result: TrainResult, *, note: str | None = None) -> dict[str, Any]:
+    """The metrics every single-phase run records about its training (``note`` is added to
+    the trainer's message, e.g. why the scores are missing)."""
     last = result.history.iloc[-1].to_dict()
+    message = f"{result.message or ''} {note}".strip() if note else result.message
     return {"n_epochs_run": result.n_epochs_run, "best_epoch": result.best_epoch,
             "train_seconds": result.train_seconds, "device": result.device,
-            "stopped": result.stopped, "message": result.message,
+            "stopped": result.stopped, "message": message,
             "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss")}
+
+
+def _score(module: BetaVAE, inputs: Any, result: TrainResult, x: Any, latent: Any,
+           labels: Any, progress: Progress | None) -> tuple[dict, dict, str | None]:
+    """``(metrics, arrays, failure)``: the latent scored against PCA (and count metrics).
+
+    A scoring failure must not lose the trained model (issue 19, item 4): it is logged with
+    its traceback on the server, and ``failure`` says in one line why the metrics are missing.
+    """
+    try:
+        metrics, arrays = score_latent(x, latent, labels, progress=progress)
+        metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
+    except Exception as exc:  # noqa: BLE001 - any failure: keep the run, say why
+        logging.getLogger("scvae").error("Scoring the latent failed", exc_info=exc)
+        return {}, {}, ("The model was saved but scoring its latent failed "
+                        f"({type(exc).__name__}: {str(exc)[:120]}).")
+    return metrics, arrays, None
 
 
 def train_betavae(
@@ -171,9 +191,8 @@ def train_betavae(
         raise ConfigError(result.message or "Training stopped before the first epoch ended.")
     latent = encode_mean(module, inputs.encoder_input, device=result.device,
                          **inputs.encode_extra)
-    metrics, arrays = score_latent(x, latent, labels, progress=progress)
-    metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
-    metrics.update(training_summary(result))
+    metrics, arrays, failure = _score(module, inputs, result, x, latent, labels, progress)
+    metrics.update(training_summary(result, note=failure))
     config = run_config("betavae", adata, dataset=dataset, module_kwargs=module.init_kwargs,
                         settings=settings, train=train, label_key=label_key,
                         data={"batch_key": batch_key,

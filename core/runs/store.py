@@ -6,7 +6,8 @@ rebuilt from ``config['module']`` and loaded with ``weights_only=True``.
 ``config.json`` carries ``schema_version`` (:data:`SCHEMA_VERSION`). Version 1 is every run
 written before the key existed (same files and keys); :func:`load_run` reads those as version 1.
 A future change of the folder's layout bumps the version and adds its upgrade to
-:func:`load_run`, so old runs keep opening.
+:func:`load_run`, so old runs keep opening. The version and the validator of every field the
+code reads live in :mod:`core.runs.schema`; loading, listing and importing all go through it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from core.data.limits import copy_member
 from core.errors import DataError
+from core.runs.schema import MAX_JSON_BYTES, SCHEMA_VERSION, check_module_size, read_run_json
 
 RUNS_ENV = "SCVAE_RUNS_DIR"
-#: Version of the run-folder schema written by :func:`save_run` (see the module docstring).
-SCHEMA_VERSION = 2
 
 
 def default_runs_root() -> Path:
@@ -80,8 +81,11 @@ class Run:
         """Loss terms per epoch (``history.csv``)."""
         if "history" not in self._cache:
             p = self.path / "history.csv"
-            self._cache["history"] = (pd.read_csv(p) if p.is_file() and p.stat().st_size > 1
-                                      else pd.DataFrame())
+            try:
+                self._cache["history"] = (pd.read_csv(p) if p.is_file() and p.stat().st_size > 1
+                                          else pd.DataFrame())
+            except (ValueError, UnicodeDecodeError, OSError):   # damaged: draw no curves
+                self._cache["history"] = pd.DataFrame()
         return self._cache["history"]
 
     @property
@@ -89,16 +93,24 @@ class Run:
         """Latent means per cell (``latent.npy``), if saved."""
         if "latent" not in self._cache:
             p = self.path / "latent.npy"
-            self._cache["latent"] = np.load(p) if p.is_file() else None
+            try:
+                self._cache["latent"] = np.load(p, allow_pickle=False) if p.is_file() else None
+            except (ValueError, OSError, EOFError) as exc:
+                raise DataError(f"Run {self.id}: latent.npy is damaged ({str(exc)[:80]}); "
+                                "delete the run and train it again.") from None
         return self._cache["latent"]
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         """Every other ``<name>.npy`` of the folder by name."""
         if "arrays" not in self._cache:
-            self._cache["arrays"] = {p.stem: np.load(p, allow_pickle=False)
-                                     for p in sorted(self.path.glob("*.npy"))
-                                     if p.stem != "latent"}
+            try:
+                self._cache["arrays"] = {p.stem: np.load(p, allow_pickle=False)
+                                         for p in sorted(self.path.glob("*.npy"))
+                                         if p.stem != "latent"}
+            except (ValueError, OSError, EOFError) as exc:
+                raise DataError(f"Run {self.id}: an array file is damaged ({str(exc)[:80]}); "
+                                "delete the run and train it again.") from None
         return self._cache["arrays"]
 
     def table(self, name: str) -> pd.DataFrame | None:
@@ -119,9 +131,14 @@ class Run:
         cls = module_classes.get(self.model)
         if cls is None:
             raise DataError(f"Run {self.id} has unknown model '{self.model}'.")
-        module = cls(**self.config["module"])
-        state = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
+        check_module_size(self.config, self.path / "model.pt")
+        try:
+            module = cls(**self.config["module"])
+            state = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
+            module.load_state_dict(state)
+        except (TypeError, ValueError, KeyError, RuntimeError, OSError, EOFError) as exc:
+            raise DataError(f"Run {self.id}: the model does not load ({type(exc).__name__}: "
+                            f"{str(exc)[:100]}).") from None
         return module.eval()
 
 
@@ -159,24 +176,12 @@ def save_run(path: str | Path, *, config: dict[str, Any], metrics: dict[str, Any
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run folder written by :func:`save_run`."""
+    """Read a run folder written by :func:`save_run`, validated (:mod:`core.runs.schema`)."""
     path = Path(path)
-    cfg = path / "config.json"
-    if not cfg.is_file():
+    if not (path / "config.json").is_file():
         raise DataError(f"{path} is not a run folder (no config.json).")
-    try:
-        config = json.loads(cfg.read_text())
-        metrics_path = path / "metrics.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    except json.JSONDecodeError as exc:
-        raise DataError(f"Run {path.name} has a damaged config or metrics file: {exc}") from exc
-    if not isinstance(config, dict):
-        raise DataError(f"Run {path.name} has a damaged config file (not a JSON object).")
+    config, metrics = read_run_json(path)
     config.setdefault("schema_version", 1)
-    if int(config["schema_version"]) > SCHEMA_VERSION:
-        raise DataError(f"Run {path.name} was written by a newer version (run schema "
-                        f"{config['schema_version']}, this one reads ≤ {SCHEMA_VERSION}); "
-                        "update scVAE Studio to open it.")
     return Run(path=path, config=config, metrics=metrics)
 
 
@@ -184,7 +189,8 @@ def list_runs(root: str | Path | None = None, *, model: str | None = None,
               fingerprint: str | None = None) -> list[Run]:
     """Runs under ``root``, newest first; optionally only one model or one dataset fingerprint.
 
-    Folders that cannot be read are skipped (a half-written run must not break the page).
+    Folders that cannot be read are skipped (a half-written run must not break the page);
+    :func:`core.runs.schema.unreadable_runs` lists them with the reason.
     """
     root = Path(root) if root is not None else default_runs_root()
     if not root.is_dir():
@@ -224,8 +230,8 @@ def run_archive(path: str | Path) -> bytes:
     return buffer.getvalue()
 
 
-#: Largest total (uncompressed) size of an imported run archive.
-MAX_ARCHIVE_BYTES = 4 * 1024 ** 3
+#: Largest total (uncompressed) size of an imported run archive, counted as it unpacks.
+MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -257,12 +263,15 @@ def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
                             "(config.json, model.pt, ...) as the 'Model (run folder, .zip)' "
                             "download writes it.")
         name = folders.pop()
+        if name.startswith("."):
+            raise DataError(f"The run folder '{name}' in the .zip has a hidden name (starting "
+                            "with '.'); rename the folder and zip it again.")
         if f"{name}/config.json" not in {i.filename for i in infos}:
             raise DataError(f"The folder '{name}' in the .zip has no config.json, so it is not "
                             "a run folder.")
         if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
             raise DataError("The archive unpacks to more than "
-                            f"{MAX_ARCHIVE_BYTES // 1024 ** 3} GB; that is not a run folder.")
+                            f"{MAX_ARCHIVE_BYTES / 1024 ** 3:.2g} GB; that is not a run folder.")
         target = root / name
         if target.exists():
             raise DataError(f"A run named '{name}' is already in the runs folder ({root}); "
@@ -270,9 +279,15 @@ def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".import-"))   # hidden from list_runs
         try:
+            left = MAX_ARCHIVE_BYTES           # counted as unpacked: headers can lie
+            config_info = zf.getinfo(f"{name}/config.json")
+            copy_member(zf, config_info, tmp / "config.json", MAX_JSON_BYTES)
             for info in infos:
-                (tmp / Path(info.filename).name).write_bytes(zf.read(info))
+                if info is not config_info:   # and no member beyond 200× its packed size
+                    cap = min(left, max(64 * 1024 ** 2, 200 * info.compress_size))
+                    left -= copy_member(zf, info, tmp / Path(info.filename).name, cap)
             run = load_run(tmp)
+            check_module_size(run.config, tmp / "model.pt")
             if (tmp / "model.pt").is_file():
                 run.load_module()
             tmp.rename(target)
