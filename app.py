@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.device import describe_device
-from ui.jobs import active_job
 from ui.messages import run_safely
+from ui.sidebar import sidebar_status
 from ui.state import ensure_default_dataset, get_dataset
 
 st.set_page_config(page_title="scVAE Studio", page_icon=":material/biotech:", layout="wide")
@@ -25,11 +24,6 @@ PAGES = [
 ]
 
 
-@st.cache_resource
-def _device_label() -> str:
-    return describe_device("auto")
-
-
 page = st.navigation(PAGES)
 run_safely(ensure_default_dataset, action="loading the default dataset")
 
@@ -41,13 +35,6 @@ with st.sidebar:
     else:
         st.markdown(f"**Dataset:** `{ds.name}`  \n{ds.adata.n_obs:,} cells × "
                     f"{ds.adata.n_vars:,} genes  \nLabels: `{ds.label_key or '—'}`")
-    st.markdown(f"**Device:** {_device_label()}")
-    job = active_job()
-    if job is not None:
-        snap = job.progress.snapshot()
-        where = ("queued" if job.status == "queued" else
-                 f"{snap['phase']} · epoch {snap['epoch']}/{snap['n_epochs']}"
-                 if snap["n_epochs"] else f"{snap['phase']} · starting")
-        st.caption(f"Training: {job.label} · {where}")
+    sidebar_status()  # device and job lines; never waits for torch
 
 page.run()
