@@ -17,7 +17,7 @@ import streamlit as st
 
 _DEVICE: dict[str, str] = {}
 _LOCK = threading.Lock()
-DETECT_DELAY_S = 2.0
+_RUNS_KEY = "_sidebar_status_runs"
 
 
 def _detect_device() -> None:
@@ -30,15 +30,18 @@ def _detect_device() -> None:
     _DEVICE["label"] = label
 
 
-def device_label() -> str | None:
-    """The compute device's name, or ``None`` while it is still being detected."""
+def device_label(*, detect: bool = True) -> str | None:
+    """The compute device's name, or ``None`` while it is still being detected.
+
+    Parameters
+    ----------
+    detect
+        Start the detection thread if it has not started yet.
+    """
     with _LOCK:
-        if "label" not in _DEVICE and "thread" not in _DEVICE:
+        if detect and "label" not in _DEVICE and "thread" not in _DEVICE:
             _DEVICE["thread"] = "started"
-            # Started a moment later, so the import does not compete with the first page draw.
-            timer = threading.Timer(DETECT_DELAY_S, _detect_device)
-            timer.daemon = True
-            timer.start()
+            threading.Thread(target=_detect_device, name="device-detect", daemon=True).start()
     return _DEVICE.get("label")
 
 
@@ -62,7 +65,10 @@ def job_line() -> str | None:
 
 
 def _status_lines() -> None:
-    label = device_label()
+    # Inline in the full script run the count is 1; detection starts on the fragment's own
+    # rerun, after the page has been drawn, so torch's import never competes with it.
+    st.session_state[_RUNS_KEY] = st.session_state.get(_RUNS_KEY, 0) + 1
+    label = device_label(detect=st.session_state[_RUNS_KEY] > 1)
     st.markdown(f"**Device:** {label or 'detecting…'}")
     line = job_line()
     if line:
@@ -71,5 +77,6 @@ def _status_lines() -> None:
 
 def sidebar_status() -> None:
     """Draw the device and job lines, refreshing every 2 s while either can change."""
-    busy = device_label() is None or job_line() is not None
+    st.session_state[_RUNS_KEY] = 0
+    busy = device_label(detect=False) is None or job_line() is not None
     st.fragment(_status_lines, run_every=2.0 if busy else None)()

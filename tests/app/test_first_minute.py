@@ -45,7 +45,7 @@ def test_applied_preprocessing_in_words(app):
 
 def test_device_name_arrives_after_the_first_view(app):
     deadline = time.time() + 60
-    while sidebar.device_label() is None and time.time() < deadline:
+    while sidebar.device_label(detect=True) is None and time.time() < deadline:
         time.sleep(0.2)
     app.run()
     text = " ".join(m.value for m in app.sidebar.markdown)
