@@ -26,9 +26,10 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest tests
 
-## lint: ruff
+## lint: ruff, and the import contract of core/ (pyproject [tool.importlinter])
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## bench: every script in benchmarks/ (each prints its figures as JSON)
 bench: venv

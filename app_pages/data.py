@@ -7,7 +7,7 @@ import streamlit as st
 from core.data.io import LoadResult, read_bytes
 from core.data.preprocess import PreprocessConfig, qc_metrics, summarize
 from core.data.registry import DATASETS, list_datasets
-from core.plots import category_bar, qc_histograms
+from core.pl.figures import category_bar, qc_histograms
 from ui.downloads import figure_downloads, h5ad_download
 from ui.messages import run_safely, set_feedback, show_feedback
 from ui.start_here import start_here

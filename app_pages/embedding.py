@@ -9,9 +9,9 @@ import streamlit as st
 
 from core.analysis.embeddings import umap
 from core.analysis.metrics import compare_embeddings, metrics_table
-from core.plots import embedding_scatter, history_curves, metrics_bars
-from core.training.runs import Run
-from core.training.workflows import annotate_adata
+from core.pl.figures import embedding_scatter, history_curves, metrics_bars
+from core.runs import Run
+from core.tl.annotate import annotate_adata
 from ui.counts import batch_metrics_section, de_section
 from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import run_picker

@@ -19,9 +19,8 @@ from core.analysis.network import (
 )
 from core.data.tfs import PRIORS, TF_LISTS
 from core.device import DEVICE_CHOICES
-from core.plots_network import neighbourhood_edges, neighbourhood_figure, weight_histograms
-from core.training.runs import load_run
-from core.training.tfvae_recipe import (
+from core.pl.network import neighbourhood_edges, neighbourhood_figure, weight_histograms
+from core.recipes.tfvae import (
     MASK_SOURCES,
     TFVAE_DEFAULTS,
     TFVAE_TRAIN_DEFAULTS,
@@ -30,7 +29,8 @@ from core.training.tfvae_recipe import (
     resolve_prior,
     train_tfvae,
 )
-from core.training.workflows import annotate_adata
+from core.runs import load_run
+from core.tl.annotate import annotate_adata
 from ui.counts import LIKELIHOOD_NAMES, count_warning
 from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import active_job, job_outcome, progress_panel, run_picker, runs_for, submit
@@ -110,12 +110,12 @@ def _start() -> None:
              **{f"epochs_{k}": int(v) for k, v in epochs.items()}}
     train = replace(TFVAE_TRAIN_DEFAULTS, device=device)
     from core.device import pick_device
-    from core.training.tfvae_recipe import select_tfs
+    from core.recipes.tfvae import select_tfs
 
     pick_device(device)
     select_tfs(ds.adata, tf_list, max_tfs=int(max_tfs))  # fail now, with the matched count
     if likelihood != "gaussian":
-        from core.training.counts import counts_matrix
+        from core.training.inputs import counts_matrix
 
         counts_matrix(ds.adata)             # fail now when there are no raw counts
     adata, name, label_key = ds.adata, ds.name, ds.label_key

@@ -8,9 +8,9 @@ import streamlit as st
 
 from core.analysis.embeddings import KnnProjector, umap
 from core.analysis.perturb import Perturber, perturber_for_run, target_index
-from core.plots import embedding_scatter
-from core.plots_network import neighbourhood_edges, neighbourhood_figure
-from core.plots_perturb import (
+from core.pl.figures import embedding_scatter
+from core.pl.network import neighbourhood_edges, neighbourhood_figure
+from core.pl.perturb import (
     cascade_bar,
     delta_heatmap,
     dose_curve,
@@ -19,8 +19,8 @@ from core.plots_perturb import (
     top_genes_bar,
     with_cell_index,
 )
-from core.training.runs import load_run
-from core.training.tfvae_recipe import load_network
+from core.recipes.tfvae import load_network
+from core.runs import load_run
 from ui.downloads import figure_downloads, table_download
 from ui.jobs import run_picker
 from ui.messages import run_safely

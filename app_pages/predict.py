@@ -12,14 +12,8 @@ from anndata import AnnData
 from core.analysis.scgen import METHOD_TITLES, ScgenSpec, check_spec, spec_defaults
 from core.data.preprocess import categorical_columns
 from core.errors import ConfigError
-from core.plots_scgen import (
-    expression_violins,
-    group_umap,
-    mean_scatter,
-    scores_by_type,
-)
-from core.training.runs import Run
-from core.training.scgen import (
+from core.pl.scgen import expression_violins, group_umap, mean_scatter, scores_by_type
+from core.recipes.scgen import (
     SCGEN_DEFAULTS,
     SCGEN_TRAIN_DEFAULTS,
     holdout_candidates,
@@ -27,6 +21,7 @@ from core.training.scgen import (
     prediction_adata,
     train_scgen,
 )
+from core.runs import Run
 from ui.downloads import figure_downloads, h5ad_download, run_download, table_download
 from ui.jobs import SELECTED_RUN_KEY, job_outcome, progress_panel, runs_for, submit
 from ui.messages import run_safely

@@ -9,10 +9,10 @@ import streamlit as st
 
 from core.device import DEVICE_CHOICES
 from core.errors import ConfigError
-from core.plots import line_curve
-from core.training.runs import delete_run
+from core.pl.figures import line_curve
+from core.recipes.betavae import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
+from core.runs import delete_run
 from core.training.schedules import make_schedule, schedule_curve
-from core.training.workflows import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
 from ui.counts import count_options
 from ui.downloads import table_download
 from ui.jobs import (

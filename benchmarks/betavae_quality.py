@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.data.io import read  # noqa: E402
 from core.data.preprocess import PreprocessConfig, preprocess  # noqa: E402
 from core.data.registry import DATASETS  # noqa: E402
-from core.training.workflows import BETAVAE_TRAIN_DEFAULTS, train_betavae  # noqa: E402
+from core.recipes.betavae import BETAVAE_TRAIN_DEFAULTS, train_betavae  # noqa: E402
 
 
 def main() -> None:

@@ -28,9 +28,9 @@ import torch  # noqa: E402
 
 from core.device import describe_device, pick_device  # noqa: E402
 from core.models.vae import BetaVAE  # noqa: E402
+from core.recipes.betavae import BETAVAE_DEFAULTS  # noqa: E402
 from core.training.schedules import Constant  # noqa: E402
 from core.training.trainer import TrainConfig, fit, seed_everything  # noqa: E402
-from core.training.workflows import BETAVAE_DEFAULTS  # noqa: E402
 
 
 def synthetic_csr(n: int, g: int, density: float, seed: int = 0) -> sp.csr_matrix:

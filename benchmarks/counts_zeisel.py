@@ -45,14 +45,11 @@ def kmeans_ari(embedding: np.ndarray, labels: np.ndarray) -> float:
 
 def zeisel(scvi_python: str | None, runs_root: Path) -> dict[str, Any]:
     from core.analysis.embeddings import pca
+    from core.analysis.scoring import labels_of
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.training.workflows import (
-        BETAVAE_TRAIN_DEFAULTS,
-        labels_of,
-        model_input,
-        train_betavae,
-    )
+    from core.recipes.betavae import BETAVAE_TRAIN_DEFAULTS, train_betavae
+    from core.training.inputs import model_input
 
     adata = preprocess(read("zeisel_cortex").adata)
     labels = labels_of(adata, "level1class")
@@ -124,7 +121,7 @@ def scvi_scores(scvi_python: str | None, adata: Any, labels: np.ndarray) -> dict
 def kang(runs_root: Path) -> dict[str, Any]:
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.training.workflows import BETAVAE_TRAIN_DEFAULTS, train_betavae
+    from core.recipes.betavae import BETAVAE_TRAIN_DEFAULTS, train_betavae
 
     adata = preprocess(read("kang_pbmc").adata)
     out: dict[str, Any] = {"dataset": "kang_pbmc", "batch_key": "condition",

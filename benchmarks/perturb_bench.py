@@ -38,8 +38,8 @@ def main() -> None:
     from core.data.io import read
     from core.data.preprocess import preprocess
     from core.models.tfvae import TFVAE
-    from core.training.tfvae_recipe import select_tfs
-    from core.training.workflows import model_input
+    from core.recipes.tfvae import select_tfs
+    from core.training.inputs import model_input
 
     adata = preprocess(read("kang_pbmc").adata)
     tfs, _ = select_tfs(adata, max_tfs=200)

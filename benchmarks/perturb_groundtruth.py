@@ -66,8 +66,8 @@ def main() -> None:
     from core.analysis.perturb import perturber_for_run
     from core.data.preprocess import PreprocessConfig, preprocess
     from core.data.simulate import synthetic_grn
-    from core.training.tfvae_recipe import TFVAE_DEFAULTS, train_tfvae
-    from core.training.workflows import model_input
+    from core.recipes.tfvae import TFVAE_DEFAULTS, train_tfvae
+    from core.training.inputs import model_input
 
     t_start = time.perf_counter()
     wild = synthetic_grn(seed=0)

@@ -23,7 +23,7 @@ def main() -> None:
     from core.analysis.scgen import METHODS, ScgenSpec, log_expression
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.training.scgen import (
+    from core.recipes.scgen import (
         SCGEN_DEFAULTS,
         SCGEN_TRAIN_DEFAULTS,
         fit_predict,

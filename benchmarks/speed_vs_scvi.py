@@ -36,9 +36,9 @@ def ours(adata: Any, likelihood: str, epochs: int, hidden: list[int] | None = No
          ) -> dict[str, Any]:
     """Epochs/s of :func:`fit` with the product defaults (no scoring, no saving)."""
     from core.models.vae import BetaVAE
-    from core.training.counts import model_inputs
+    from core.recipes.betavae import BETAVAE_TRAIN_DEFAULTS, model_defaults
+    from core.training.inputs import model_input, model_inputs
     from core.training.trainer import fit
-    from core.training.workflows import BETAVAE_TRAIN_DEFAULTS, model_defaults, model_input
 
     settings = model_defaults(likelihood)
     if hidden is not None:

@@ -36,7 +36,7 @@ def synthetic(device: str, root: str) -> dict:
     from core.analysis.network import edge_recovery
     from core.data.preprocess import preprocess
     from core.data.simulate import synthetic_grn
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     sim = synthetic_grn(seed=0)
@@ -70,10 +70,11 @@ def kang(device: str, root: str) -> dict:
     from core.analysis.network import filter_edges
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.plots_network import neighbourhood_edges, neighbourhood_figure
-    from core.training.tfvae_recipe import _recon_mse, train_tfvae
+    from core.pl.network import neighbourhood_edges, neighbourhood_figure
+    from core.recipes.betavae import train_betavae
+    from core.recipes.tfvae import _recon_mse, train_tfvae
+    from core.training.inputs import model_input
     from core.training.trainer import TrainConfig, split_indices
-    from core.training.workflows import model_input, train_betavae
 
     ad = preprocess(read("kang_pbmc").adata)
     t0 = time.perf_counter()

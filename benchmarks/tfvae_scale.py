@@ -54,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from core.models.tfvae import TFVAE
-    from core.training.tfvae_recipe import TFVAE_DEFAULTS, TFVAE_TRAIN_DEFAULTS
+    from core.recipes.tfvae import TFVAE_DEFAULTS, TFVAE_TRAIN_DEFAULTS
     from core.training.trainer import fit
 
     t0 = time.perf_counter()

@@ -12,8 +12,8 @@ import streamlit as st
 
 from core.data.preprocess import categorical_columns
 from core.data.validate import detect_x_kind
-from core.training.runs import Run
-from core.training.workflows import model_defaults
+from core.recipes.betavae import model_defaults
+from core.runs import Run
 from ui.downloads import figure_downloads, table_download
 from ui.messages import run_safely
 from ui.state import LoadedDataset
@@ -139,7 +139,7 @@ def _de_table(run_id: str, token: str, group_key: str, group1: str, group2: str 
 def _denoised(run_id: str, token: str, transform_batch: str | None, _run: Run,
               _adata: Any) -> pd.DataFrame:
     from core.analysis.de import normalized_expression
-    from core.training.counts import inputs_for_run
+    from core.training.inputs import inputs_for_run
 
     inputs = inputs_for_run(_adata, _run)
     code = (inputs.batch_categories.index(transform_batch) if transform_batch else None)
@@ -151,7 +151,7 @@ def _denoised(run_id: str, token: str, transform_batch: str | None, _run: Run,
 def de_section(run: Run, ds: LoadedDataset) -> None:
     """Differential expression between two groups (scVI vanilla Bayes factors): volcano plot,
     table, CSV downloads; and the denoised normalised expression, optionally in one batch."""
-    from core.plots_counts import de_volcano
+    from core.pl.de import de_volcano
 
     if run.config.get("settings", {}).get("likelihood", "gaussian") == "gaussian":
         return

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
     from anndata import AnnData
 
-    from core.training.runs import Run
+    from core.runs import Run
 
 
 def _browser() -> str | None:
@@ -70,7 +70,7 @@ def h5ad_download(make_adata, name: str, *, key: str, label: str = "AnnData (.h5
 
 def run_download(run: Run, *, key: str, label: str = "Model (run folder, .zip)") -> None:
     """A .zip of the run folder: the trained weights with everything needed to reload them."""
-    from core.training.runs import run_archive
+    from core.runs import run_archive
 
     st.download_button(label, data=lambda: run_archive(run.path), file_name=f"{run.id}.zip",
                        mime="application/zip", key=key, icon=":material/download:",

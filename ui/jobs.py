@@ -15,10 +15,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.plots import history_curves
+from core.pl.figures import history_curves
+from core.runs import Run, data_fingerprint, default_runs_root, import_run_archive, list_runs
 from core.training.jobs import Job, JobRegistry, JobTarget
-from core.training.runs import Run, default_runs_root, import_run_archive, list_runs
-from core.training.workflows import data_fingerprint
 from ui.state import LoadedDataset, session_id
 
 SELECTED_RUN_KEY = "selected_run"

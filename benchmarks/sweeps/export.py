@@ -32,9 +32,9 @@ def main(out: Path) -> None:
     from core.data.preprocess import preprocess
     from core.data.registry import DATASETS
     from core.data.simulate import synthetic_grn
-    from core.training.scgen import holdout_candidates
-    from core.training.tfvae_recipe import select_tfs
-    from core.training.workflows import model_input
+    from core.recipes.scgen import holdout_candidates
+    from core.recipes.tfvae import select_tfs
+    from core.training.inputs import model_input
 
     out.mkdir(parents=True, exist_ok=True)
     kang = preprocess(read("kang_pbmc").adata)

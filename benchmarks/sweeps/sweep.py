@@ -5,7 +5,7 @@ Each line of the settings JSON is one run: ``{"kind": "scgen" | "tfvae" | "betav
 appended to OUT as JSON lines. Data comes from :mod:`benchmarks.sweeps.export`.
 
 * ``scgen``: ``holdout``, ``model`` (overrides of SCGEN_DEFAULTS), ``train`` (TrainConfig
-  fields). Scores of scGen and the baselines, as :func:`core.training.scgen.fit_predict`.
+  fields). Scores of scGen and the baselines, as :func:`core.recipes.scgen.fit_predict`.
 * ``tfvae``: ``data`` (0/1/2, the synthetic network), ``model`` (overrides of
   TFVAE_DEFAULTS). AUPRC over edge density of TF→TF and TF→gene after the dense decoder,
   after the masked phases and at the end.
@@ -72,8 +72,8 @@ def _tfvae(cfg: dict[str, Any]) -> dict[str, Any]:
 
     from core.analysis.network import edge_recovery, edges_from_module
     from core.models.tfvae import TFVAE
+    from core.recipes.tfvae import TFVAE_DEFAULTS, _learned_masks
     from core.training.schedules import make_schedule
-    from core.training.tfvae_recipe import TFVAE_DEFAULTS, _learned_masks
     from core.training.trainer import TrainConfig, fit, split_indices
 
     d = np.load(os.path.join(DATA, f"syn{cfg.get('data', 0)}.npz"), allow_pickle=True)
@@ -262,9 +262,9 @@ def _betavae(cfg: dict[str, Any]) -> dict[str, Any]:
 
     from core.analysis.metrics import knn_accuracy
     from core.models.vae import BetaVAE
+    from core.recipes.betavae import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS
     from core.training.schedules import make_schedule
     from core.training.trainer import TrainConfig, encode_mean, fit
-    from core.training.workflows import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS
 
     d = np.load(os.path.join(DATA, f"bv_{cfg['data']}.npz"), allow_pickle=True)
     x, labels = d["x"], d["labels"]

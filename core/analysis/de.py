@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
+from core.training.inputs import inputs_for_run
 
 #: |Bayes factor| (natural log) at or above which a gene is called DE (scVI's convention: ≈ 95%).
 BAYES_FACTOR_THRESHOLD = 3.0
@@ -194,7 +195,7 @@ def run_differential_expression(run: Any, adata: Any, *, group_key: str, group1:
     Parameters
     ----------
     run
-        A loaded count-model run (:class:`~core.training.runs.Run`) trained on ``adata``.
+        A loaded count-model run (:class:`~core.runs.Run`) trained on ``adata``.
     adata
         The preprocessed data the run was trained on.
     group_key, group1, group2
@@ -204,7 +205,6 @@ def run_differential_expression(run: Any, adata: Any, *, group_key: str, group1:
     n_samples, seed
         As in :func:`differential_expression`.
     """
-    from core.training.counts import inputs_for_run
 
     if group_key not in adata.obs:
         raise ConfigError(f"Column '{group_key}' is not in the data's obs columns.")

@@ -55,8 +55,7 @@ gene, by ``Δ · w_self``. :func:`outgoing_edges` tells which TFs have outgoing 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,58 +64,19 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from core.analysis.tf_decoder import tf_decoder
 from core.errors import ConfigError
+from core.threads import limit_threads
+from core.training.inputs import inputs_for_run
 
 MODES = ("set", "shift")
 #: Units of x̂, Δ and baseline: Gaussian models, count models (see the module docstring).
 UNITS = {"gaussian": "scaled expression", "counts": "log2 normalised expression per 10k"}
 _LN2 = float(np.log(2.0))
 _LN_1E4 = float(np.log(1e4))
-OPERATORS = (("+=", "shift", 1.0), ("-=", "shift", -1.0), ("=", "set", 1.0))
 Spec = Mapping[str, tuple[str, float]]
 #: TF → indices of the genes it has a learned edge to (see :func:`target_index`).
 TargetIndex = Mapping[str, np.ndarray]
-
-
-_BLAS: Any = None
-
-
-def _blas_controller() -> Any:
-    """A cached threadpoolctl controller (None without threadpoolctl: BLAS left as is)."""
-    global _BLAS
-    if _BLAS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS = ThreadpoolController()
-        except ImportError:                     # optional: only torch is limited then
-            _BLAS = False
-    return _BLAS or None
-
-
-@contextmanager
-def limit_threads(n: int | None) -> Iterator[None]:
-    """Run the block with ``n`` torch and BLAS threads, then restore both (None: as is).
-
-    The perturbation path is small matrix products (cells × TFs, TFs × genes); on a busy
-    CPU extra threads only add contention: with 2 cores shared, one thread made a slider change
-    several times faster than two (``benchmarks/perturb_bench.py``).
-    """
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    if n != previous:
-        torch.set_num_threads(int(n))
-    blas = _blas_controller()
-    try:
-        if blas is not None:
-            with blas.limit(limits=int(n), user_api="blas"):
-                yield
-        else:
-            yield
-    finally:
-        if torch.get_num_threads() != previous:
-            torch.set_num_threads(previous)
 
 
 def target_index(edges: pd.DataFrame, gene_names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -131,23 +91,6 @@ def target_index(edges: pd.DataFrame, gene_names: Sequence[str]) -> dict[str, np
     keep = pos >= 0
     frame = pd.DataFrame({"source": src[keep], "pos": pos[keep]})
     return {str(tf): np.unique(g["pos"].to_numpy()) for tf, g in frame.groupby("source")}
-
-
-def parse_spec(items: Sequence[str]) -> dict[str, tuple[str, float]]:
-    """Parse ``TF=VALUE`` (set) and ``TF+=D`` / ``TF-=D`` (shift) strings into a spec."""
-    spec: dict[str, tuple[str, float]] = {}
-    for item in items:
-        text = str(item).strip()
-        found = [(op, m, sg) for op, m, sg in OPERATORS if op in text]
-        if not found:
-            raise ConfigError(f"'{item}' is not TF=VALUE (or TF+=SHIFT / TF-=SHIFT).")
-        op, mode, sign = found[0]
-        tf, value = text.split(op, 1)
-        try:
-            spec[tf.strip()] = (mode, sign * float(value))
-        except ValueError:
-            raise ConfigError(f"'{value}' in '{item}' is not a number.") from None
-    return spec
 
 
 def outgoing_edges(module: Any) -> pd.DataFrame:
@@ -526,8 +469,6 @@ def perturber_for_run(run: Any, adata: Any, **kwargs: Any) -> Perturber:
     The cells are read as the run's model reads them: scaled X, or the raw counts for an
     NB/ZINB run. ``kwargs`` go to :class:`Perturber`.
     """
-    from core.analysis.tf_decoder import tf_decoder
-    from core.training.counts import inputs_for_run
 
     module = run.load_module()
     return Perturber(tf_decoder(module), inputs_for_run(adata, run).encoder_input, **kwargs)
@@ -548,28 +489,3 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     return top.astype(np.float64) + np.log(a.sum(axis=1, dtype=np.float64))
 
 
-def run_data(run: Any, data: str | None = None) -> Any:
-    """The preprocessed AnnData a TF-VAE run was trained on (checked by fingerprint).
-
-    Reads ``data`` (a bundled name or a path; default: the dataset recorded in the run) and
-    preprocesses it as the Data page and ``python -m core train`` do (default settings, then
-    HVGs only), keeping the first whose fingerprint matches the run.
-    """
-    from dataclasses import replace
-
-    from core.data.io import read
-    from core.data.preprocess import PreprocessConfig, preprocess
-    from core.errors import DataError
-    from core.training.workflows import run_matches
-
-    name = data or run.config.get("data", {}).get("name")
-    if not name:
-        raise DataError(f"Run {run.id} records no dataset; pass --data NAME_OR_PATH.")
-    raw = read(name).adata
-    for config in (PreprocessConfig(), replace(PreprocessConfig(), subset_hvg=True)):
-        adata = preprocess(raw, config)
-        if run_matches(run, adata):
-            return adata
-    raise DataError(f"The data '{name}' preprocessed with the default settings is not the data "
-                    f"run {run.id} was trained on (fingerprints differ); pass --data with the "
-                    "exact (preprocessed) .h5ad the run used.")

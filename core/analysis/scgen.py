@@ -4,7 +4,7 @@ The held-out-type experiment: a VAE is trained on every cell except the *stimula
 one cell type; δ = mean z(stimulated) − mean z(control) over training cells balanced by
 resampling; the held-out type's stimulated cells are predicted as decode(z(its control) + δ) and
 scored against the real ones by R² of per-gene means (all genes and the top-100 DEGs) and of
-per-gene variances, beside three baselines. Training lives in :mod:`core.training.scgen`.
+per-gene variances, beside three baselines. Training lives in :mod:`core.recipes.scgen`.
 
 Everything here works on **log-normalised** expression (``layers['log1p']``), never on the
 scaled ``X`` the other models read: per-gene means of scaled data are ~0 by construction, and

@@ -23,7 +23,7 @@ def tfvae_runs_dir(tmp_path_factory) -> Path:
     """A runs directory holding one TF-VAE run trained on ``synthetic_grn`` (CPU, seconds)."""
     from core.data.io import read
     from core.data.preprocess import PreprocessConfig, preprocess
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     root = tmp_path_factory.mktemp("tfvae_runs")

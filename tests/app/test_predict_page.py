@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from core.analysis.scgen import METHODS, ScgenSpec
 from core.data.io import read
 from core.data.preprocess import PreprocessConfig, preprocess
-from core.training.runs import save_run
-from core.training.scgen import _config, train_scgen
+from core.recipes.scgen import _config, train_scgen
+from core.runs import save_run
 from core.training.trainer import TrainConfig
 from tests.app.conftest import download_labels
 from ui.jobs import SELECTED_RUN_KEY

@@ -102,8 +102,7 @@ def test_add_a_run_from_a_zip(zeisel_app, tmp_path):
     from core.data.io import read
     from core.data.preprocess import preprocess
     from core.models.vae import BetaVAE
-    from core.training.runs import run_archive, save_run
-    from core.training.workflows import data_fingerprint
+    from core.runs import data_fingerprint, run_archive, save_run
 
     at = zeisel_app
     at.switch_page("app_pages/train.py").run()

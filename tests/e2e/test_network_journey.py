@@ -56,7 +56,7 @@ def test_train_tfvae_and_browse(synthetic_server, page, artifacts_dir):
         assert {f"{folder}/model.pt", f"{folder}/config.json", f"{folder}/network.csv"} <= set(
             names)
         zf.extractall(artifacts_dir / "downloaded_run")
-    from core.training.runs import load_run
+    from core.runs import load_run
 
     module = load_run(artifacts_dir / "downloaded_run" / folder).load_module()
     assert len(module.tf_names) == 40

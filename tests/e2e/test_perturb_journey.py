@@ -21,7 +21,7 @@ FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 2, "epochs_masked
 def perturb_server(tmp_path_factory):
     from core.data.io import read
     from core.data.preprocess import preprocess
-    from core.training.tfvae_recipe import train_tfvae
+    from core.recipes.tfvae import train_tfvae
     from core.training.trainer import TrainConfig
 
     tmp = tmp_path_factory.mktemp("server_perturb")

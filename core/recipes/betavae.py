@@ -1,0 +1,186 @@
+"""The β-VAE recipe: defaults, ``train_betavae(adata, ...) -> Run`` (used by the pages, the CLI
+and the benchmarks)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.analysis.scoring import count_metrics, labels_of, score_latent
+from core.errors import ConfigError
+from core.models.likelihoods import DISPERSIONS, LIKELIHOODS
+from core.models.vae import DENOISING_INPUT_DROPOUT, BetaVAE
+from core.runs import Run, load_run, new_run_dir, run_config, save_run
+from core.training.inputs import hvg_gene_weights, model_input, model_inputs
+from core.training.progress import Progress
+from core.training.schedules import Schedule, make_schedule, to_dict
+from core.training.settings import Settings, between, one_of
+from core.training.trainer import TrainConfig, TrainResult, encode_mean, fit, seed_everything
+
+#: The β schedule of the Gaussian β-VAE: linear warm-up of β to 5 over 10 epochs.
+_SCHEDULE = {"name": "linear", "beta_max": 5.0, "warmup_epochs": 10}
+
+
+@dataclass(frozen=True)
+class BetaVAESettings(Settings):
+    """Settings of the β-VAE recipe (module shape, likelihood, β schedule).
+
+    Defaults tuned with benchmarks/betavae_quality.py and the sweeps in
+    benchmarks/results/betavae.md. ``input_dropout`` defaults to
+    :data:`core.models.vae.DENOISING_INPUT_DROPOUT` (its evidence is there).
+    """
+
+    TITLE = "the β-VAE"
+
+    n_latent: int = between(10, 1, 4096)
+    hidden: tuple[int, ...] = (1024, 512, 256)
+    batch_norm: bool = True
+    dropout: float = between(0.0, 0.0, 1.0, high_open=True)
+    input_dropout: float = between(DENOISING_INPUT_DROPOUT, 0.0, 1.0, high_open=True)
+    hvg_weight: float = between(1.0, 0.0)
+    free_bits: float = between(0.0, 0.0)
+    schedule: dict[str, Any] = field(default_factory=lambda: dict(_SCHEDULE))
+    likelihood: str = one_of("gaussian", LIKELIHOODS)
+    dispersion: str = one_of("gene", DISPERSIONS)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.hidden or any(int(h) < 1 for h in self.hidden):
+            raise ConfigError(f"hidden must be one or more positive layer widths; "
+                              f"got {list(self.hidden)}.")
+        if "name" not in self.schedule:
+            raise ConfigError("schedule needs a 'name' (constant, linear, reference, cyclical).")
+
+    @classmethod
+    def for_likelihood(cls, likelihood: str = "gaussian",
+                       overrides: dict[str, Any] | None = None) -> BetaVAESettings:
+        """The defaults for ``likelihood`` (:data:`COUNT_MODEL_DEFAULTS` for NB/ZINB), then
+        ``overrides`` (explicit keys win)."""
+        counts = likelihood != "gaussian"
+        base = cls.from_dict({**(COUNT_MODEL_DEFAULTS if counts else {}),
+                              "likelihood": likelihood})
+        return cls.from_dict(overrides, base=base)
+
+
+BETAVAE_TRAIN_DEFAULTS = TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=20)
+#: Settings that replace the β-VAE defaults for the NB/ZINB likelihoods: one hidden layer
+#: of 128 with dropout 0.1 (as scVI) and β warmed up to 2, which gave the best KMeans ARI on
+#: zeisel_cortex (β 1: ≈0.55, β 2: ≈0.67, β 4: ≈0.52; benchmarks/counts_zeisel.py).
+#: Explicit ``model`` keys win.
+COUNT_MODEL_DEFAULTS: dict[str, Any] = {
+    "hidden": [128],
+    "dropout": 0.1,
+    "input_dropout": 0.0,
+    "schedule": {"name": "linear", "beta_max": 2.0, "warmup_epochs": 10},
+}
+#: The Gaussian defaults as a dict (what the pages and benchmarks read).
+BETAVAE_DEFAULTS: dict[str, Any] = BetaVAESettings().to_dict()
+
+
+def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
+    """β-VAE settings for a likelihood as a dict: the defaults, with
+    :data:`COUNT_MODEL_DEFAULTS` for ``"nb"``/``"zinb"``."""
+    return BetaVAESettings.for_likelihood(likelihood).to_dict()
+
+
+def _schedule_of(settings: dict[str, Any], epochs: int) -> Schedule:
+    """The β schedule described by ``settings['schedule']`` (a cyclical one spans ``epochs``)."""
+    spec = dict(settings["schedule"])
+    name = spec.pop("name")
+    if name == "cyclical":
+        spec.setdefault("total_epochs", epochs)
+    return make_schedule(name, **spec)
+
+
+def training_summary(result: TrainResult) -> dict[str, Any]:
+    """The metrics every single-phase run records about its training."""
+    last = result.history.iloc[-1].to_dict()
+    return {"n_epochs_run": result.n_epochs_run, "best_epoch": result.best_epoch,
+            "train_seconds": result.train_seconds, "device": result.device,
+            "stopped": result.stopped, "message": result.message,
+            "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss")}
+
+
+def train_betavae(
+    adata: Any,
+    *,
+    dataset: str,
+    label_key: str | None = None,
+    model: dict[str, Any] | None = None,
+    train: TrainConfig | None = None,
+    schedule: Schedule | None = None,
+    run_dir: str | Path | None = None,
+    runs_root: str | Path | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    batch_key: str | None = None,
+) -> Run:
+    """Train a β-VAE on ``adata.X``, score it against PCA, and save a run folder.
+
+    Parameters
+    ----------
+    adata
+        Preprocessed AnnData; ``X`` is what the model reconstructs.
+    dataset
+        Dataset name recorded in the run.
+    label_key
+        obs column used for ARI/NMI (optional).
+    model
+        Overrides of :data:`BETAVAE_DEFAULTS` (``n_latent``, ``hidden``, ``dropout``,
+        ``input_dropout``, ``batch_norm``, ``hvg_weight``, ``free_bits``, ``schedule``,
+        ``likelihood``
+        ``"gaussian"``/``"nb"``/``"zinb"``, ``dispersion`` ``"gene"``/``"gene-batch"``).
+        NB/ZINB read raw counts (``layers['counts']``, or X when it holds counts).
+    train
+        Optimisation settings (default :data:`BETAVAE_TRAIN_DEFAULTS`).
+    schedule
+        β schedule; default built from ``model['schedule']``.
+    run_dir, runs_root
+        Where to write the run (a new folder under ``runs_root`` by default).
+    progress, cancel
+        From the background job.
+    batch_key
+        obs column one-hot encoded into encoder and decoder (optional); adds
+        ``batch_mixing_entropy_vae``/``_pca`` to the metrics.
+
+    Returns
+    -------
+    Run
+        The saved run (``metrics`` holds ``ari_kmeans_vae``, ``ari_kmeans_pca``, ...).
+    """
+    settings = BetaVAESettings.for_likelihood((model or {}).get("likelihood", "gaussian"),
+                                              model).to_dict()
+    train = train or replace(BETAVAE_TRAIN_DEFAULTS)
+    schedule = schedule or _schedule_of(settings, train.epochs)
+    settings["schedule"] = to_dict(schedule)
+    x = model_input(adata)
+    labels = labels_of(adata, label_key)
+    inputs = model_inputs(adata, x, likelihood=settings["likelihood"], batch_key=batch_key)
+    weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
+    seed_everything(train.seed)
+    module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
+                     batch_norm=settings["batch_norm"], dropout=settings["dropout"],
+                     input_dropout=float(settings["input_dropout"]),
+                     gene_weights=weights, likelihood=settings["likelihood"],
+                     n_batch=inputs.n_batch, dispersion=settings["dispersion"])
+    result = fit(module, inputs.data, config=train, schedule=schedule, progress=progress,
+                 cancel=cancel, loss_kwargs={"free_bits": float(settings["free_bits"])})
+    if result.n_epochs_run == 0:
+        raise ConfigError(result.message or "Training stopped before the first epoch ended.")
+    latent = encode_mean(module, inputs.encoder_input, device=result.device,
+                         **inputs.encode_extra)
+    metrics, arrays = score_latent(x, latent, labels, progress=progress)
+    metrics.update(count_metrics(module, inputs, result, latent, arrays.get("pca")))
+    metrics.update(training_summary(result))
+    config = run_config("betavae", adata, dataset=dataset, module_kwargs=module.init_kwargs,
+                        settings=settings, train=train, label_key=label_key,
+                        data={"batch_key": batch_key,
+                              "batch_categories": inputs.batch_categories})
+    path = Path(run_dir) if run_dir else new_run_dir("betavae", dataset, runs_root)
+    save_run(path, config=config, metrics=metrics, history=result.history, module=module,
+             latent=latent, arrays=arrays)
+    return load_run(path)
+
+

@@ -1,0 +1,28 @@
+"""Run folders: save, load, list, import and archive them; fingerprints; the schema version.
+
+A run is a folder (``config.json``, ``metrics.json``, ``history.csv``, ``model.pt``,
+``latent.npy`` and further ``<name>.npy`` / ``<name>.csv``); see ARCHITECTURE.md for the
+schema and its versions.
+"""
+
+from core.runs.config import run_config
+from core.runs.data import run_data
+from core.runs.fingerprint import data_fingerprint, run_matches
+from core.runs.store import (
+    MAX_ARCHIVE_BYTES,
+    RUNS_ENV,
+    SCHEMA_VERSION,
+    Run,
+    default_runs_root,
+    delete_run,
+    import_run_archive,
+    list_runs,
+    load_run,
+    new_run_dir,
+    run_archive,
+    save_run,
+)
+
+__all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "data_fingerprint",
+           "default_runs_root", "delete_run", "import_run_archive", "list_runs", "load_run",
+           "new_run_dir", "run_archive", "run_config", "run_data", "run_matches", "save_run"]

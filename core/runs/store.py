@@ -1,0 +1,290 @@
+"""Run folders: ``config.json``, ``metrics.json``, ``history.csv``, ``model.pt``, ``latent.npy``.
+
+A run folder holds everything needed to redraw every figure without retraining; modules are
+rebuilt from ``config['module']`` and loaded with ``weights_only=True``.
+
+``config.json`` carries ``schema_version`` (:data:`SCHEMA_VERSION`). Version 1 is every run
+written before the key existed (same files and keys); :func:`load_run` reads those as version 1.
+A future change of the folder's layout bumps the version and adds its upgrade to
+:func:`load_run`, so old runs keep opening.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from core.errors import DataError
+
+RUNS_ENV = "SCVAE_RUNS_DIR"
+#: Version of the run-folder schema written by :func:`save_run` (see the module docstring).
+SCHEMA_VERSION = 2
+
+
+def default_runs_root() -> Path:
+    """``$SCVAE_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def new_run_dir(model: str, dataset: str, root: str | Path | None = None) -> Path:
+    """A fresh, unique, sortable folder name: ``<time>-<model>-<dataset>-<random>``."""
+    root = Path(root) if root is not None else default_runs_root()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)[:40] or "data"
+    path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{safe}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+class Run:
+    """A run folder. ``history``, ``latent`` and ``arrays`` are read on first use, so listing
+    many runs only parses their small JSON files. Extra arrays are ``<name>.npy`` files and
+    extra tables ``<name>.csv`` files (``tables``)."""
+
+    def __init__(self, path: Path, config: dict[str, Any], metrics: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.config = config
+        self.metrics = metrics
+        self._cache: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"Run({self.path.name!r}, model={self.model!r})"
+
+    @property
+    def id(self) -> str:
+        """Folder name."""
+        return self.path.name
+
+    @property
+    def schema_version(self) -> int:
+        """Run-folder schema version (1 for runs written before the version was recorded)."""
+        return int(self.config.get("schema_version", 1))
+
+    @property
+    def model(self) -> str:
+        """Model name, e.g. ``betavae``."""
+        return str(self.config.get("model", "?"))
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Loss terms per epoch (``history.csv``)."""
+        if "history" not in self._cache:
+            p = self.path / "history.csv"
+            self._cache["history"] = (pd.read_csv(p) if p.is_file() and p.stat().st_size > 1
+                                      else pd.DataFrame())
+        return self._cache["history"]
+
+    @property
+    def latent(self) -> np.ndarray | None:
+        """Latent means per cell (``latent.npy``), if saved."""
+        if "latent" not in self._cache:
+            p = self.path / "latent.npy"
+            self._cache["latent"] = np.load(p) if p.is_file() else None
+        return self._cache["latent"]
+
+    @property
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every other ``<name>.npy`` of the folder by name."""
+        if "arrays" not in self._cache:
+            self._cache["arrays"] = {p.stem: np.load(p, allow_pickle=False)
+                                     for p in sorted(self.path.glob("*.npy"))
+                                     if p.stem != "latent"}
+        return self._cache["arrays"]
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table ``<name>.csv`` saved with the run, if any."""
+        p = self.path / f"{name}.csv"
+        return pd.read_csv(p) if p.is_file() else None
+
+    def save_array(self, name: str, array: np.ndarray) -> None:
+        """Add (or replace) ``<name>.npy`` in the folder, e.g. a UMAP computed later."""
+        np.save(self.path / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        self._cache.pop("arrays", None)
+
+    def load_module(self, module_classes: dict[str, type[nn.Module]] | None = None) -> nn.Module:
+        """Rebuild the module from ``config['module']`` and load ``model.pt`` (CPU, eval)."""
+        if module_classes is None:
+            from core.models import registry
+            module_classes = registry.module_classes()
+        cls = module_classes.get(self.model)
+        if cls is None:
+            raise DataError(f"Run {self.id} has unknown model '{self.model}'.")
+        module = cls(**self.config["module"])
+        state = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+        return module.eval()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def save_run(path: str | Path, *, config: dict[str, Any], metrics: dict[str, Any],
+             history: pd.DataFrame, module: nn.Module | None = None,
+             latent: np.ndarray | None = None, arrays: dict[str, np.ndarray] | None = None,
+             tables: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write a run folder (creating it) and return its path."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = {"schema_version": SCHEMA_VERSION, **config}
+    (path / "config.json").write_text(json.dumps(config, indent=2, default=_json_default))
+    (path / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_json_default))
+    history.to_csv(path / "history.csv", index=False)
+    if module is not None:
+        state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+        torch.save(state, path / "model.pt")
+    if latent is not None:
+        np.save(path / "latent.npy", np.asarray(latent, dtype=np.float32))
+    for name, arr in (arrays or {}).items():
+        np.save(path / f"{name}.npy", np.asarray(arr), allow_pickle=False)
+    for name, table in (tables or {}).items():
+        table.to_csv(path / f"{name}.csv", index=False)
+    return path
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run folder written by :func:`save_run`."""
+    path = Path(path)
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        raise DataError(f"{path} is not a run folder (no config.json).")
+    try:
+        config = json.loads(cfg.read_text())
+        metrics_path = path / "metrics.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"Run {path.name} has a damaged config or metrics file: {exc}") from exc
+    if not isinstance(config, dict):
+        raise DataError(f"Run {path.name} has a damaged config file (not a JSON object).")
+    config.setdefault("schema_version", 1)
+    if int(config["schema_version"]) > SCHEMA_VERSION:
+        raise DataError(f"Run {path.name} was written by a newer version (run schema "
+                        f"{config['schema_version']}, this one reads ≤ {SCHEMA_VERSION}); "
+                        "update scVAE Studio to open it.")
+    return Run(path=path, config=config, metrics=metrics)
+
+
+def list_runs(root: str | Path | None = None, *, model: str | None = None,
+              fingerprint: str | None = None) -> list[Run]:
+    """Runs under ``root``, newest first; optionally only one model or one dataset fingerprint.
+
+    Folders that cannot be read are skipped (a half-written run must not break the page).
+    """
+    root = Path(root) if root is not None else default_runs_root()
+    if not root.is_dir():
+        return []
+    runs = []
+    for p in sorted(root.iterdir(), reverse=True):
+        if p.name.startswith(".") or not (p / "config.json").is_file():
+            continue            # hidden: e.g. an import still being unpacked
+        try:
+            run = load_run(p)
+        except (DataError, OSError, ValueError):
+            continue
+        if model is not None and run.model != model:
+            continue
+        if fingerprint is not None and run.config.get("data", {}).get("fingerprint") != fingerprint:
+            continue
+        runs.append(run)
+    return runs
+
+
+def run_archive(path: str | Path) -> bytes:
+    """The run folder as .zip bytes (``<folder>/<file>`` entries): model weights, config,
+    metrics, history, latent and every saved array and table.
+
+    Unzipped into a runs directory (``$SCVAE_RUNS_DIR`` or ``./runs``) it is listed by the app
+    and read by :func:`load_run` and the CLI, as on the machine that trained it.
+    """
+    import io
+    import zipfile
+
+    path = load_run(path).path          # a DataError when it is not a run folder
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(path.iterdir()):
+            if f.is_file():
+                zf.write(f, arcname=f"{path.name}/{f.name}")
+    return buffer.getvalue()
+
+
+#: Largest total (uncompressed) size of an imported run archive.
+MAX_ARCHIVE_BYTES = 4 * 1024 ** 3
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
+    """Unpack a run archive (:func:`run_archive`) into the runs directory and return the run.
+
+    The archive must hold one run folder of plain files (as :func:`run_archive` writes it)
+    with a ``config.json`` whose model loads from its ``model.pt``. Anything else, a name
+    that is already a run there, or more than :data:`MAX_ARCHIVE_BYTES` unpacked, is a
+    :class:`DataError` that says what is wrong; nothing is written then.
+    """
+    import io
+    import tempfile
+    import zipfile
+
+    root = Path(root) if root is not None else default_runs_root()
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DataError("The file is not a .zip archive; upload the run folder .zip that "
+                        "scVAE Studio's 'Model (run folder, .zip)' button downloads.") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        parts = [i.filename.split("/") for i in infos]
+        folders = {p[0] for p in parts}
+        if (not infos or len(folders) != 1 or any(len(p) != 2 for p in parts)
+                or not all(_SAFE_NAME.match(n) for p in parts for n in p)):
+            raise DataError("This .zip is not a run folder: it should hold one folder of files "
+                            "(config.json, model.pt, ...) as the 'Model (run folder, .zip)' "
+                            "download writes it.")
+        name = folders.pop()
+        if f"{name}/config.json" not in {i.filename for i in infos}:
+            raise DataError(f"The folder '{name}' in the .zip has no config.json, so it is not "
+                            "a run folder.")
+        if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES:
+            raise DataError("The archive unpacks to more than "
+                            f"{MAX_ARCHIVE_BYTES // 1024 ** 3} GB; that is not a run folder.")
+        target = root / name
+        if target.exists():
+            raise DataError(f"A run named '{name}' is already in the runs folder ({root}); "
+                            "delete it there first to replace it.")
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".import-"))   # hidden from list_runs
+        try:
+            for info in infos:
+                (tmp / Path(info.filename).name).write_bytes(zf.read(info))
+            run = load_run(tmp)
+            if (tmp / "model.pt").is_file():
+                run.load_module()
+            tmp.rename(target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, DataError):
+                raise
+            # damaged weights, or a model this version cannot build
+            raise DataError(f"The run '{name}' in the .zip does not load: {exc}") from exc
+    return load_run(target)
+
+
+def delete_run(path: str | Path) -> None:
+    """Remove a run folder."""
+    shutil.rmtree(path, ignore_errors=True)
