@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.device import describe_device
-from ui.jobs import active_job
 from ui.messages import run_safely
+from ui.sidebar import sidebar_status
 from ui.state import ensure_default_dataset, get_dataset
 
 # An emoji favicon is drawn in the page; a ":material/…:" one is fetched from fonts.gstatic.com.
@@ -28,11 +27,6 @@ PAGES = [
 ]
 
 
-@st.cache_resource
-def _device_label() -> str:
-    return describe_device("auto")
-
-
 page = st.navigation(PAGES)
 run_safely(ensure_default_dataset, action="loading the default dataset")
 
@@ -44,14 +38,7 @@ with st.sidebar:
     else:
         st.markdown(f"**Dataset:** `{ds.name}`  \n{ds.adata.n_obs:,} cells × "
                     f"{ds.adata.n_vars:,} genes  \nLabels: `{ds.label_key or '—'}`")
-    st.markdown(f"**Device:** {_device_label()}")
-    job = active_job()
-    if job is not None:
-        snap = job.progress.snapshot()
-        where = ("queued" if job.status == "queued" else
-                 f"{snap['phase']} · epoch {snap['epoch']}/{snap['n_epochs']}"
-                 if snap["n_epochs"] else f"{snap['phase']} · starting")
-        st.caption(f"Training: {job.label} · {where}")
+    sidebar_status()  # device and job lines; never waits for torch
 
 # A page that fails shows one line (st.stop / st.rerun are BaseExceptions and pass through).
 run_safely(page.run, action=f"showing the {page.title} page")

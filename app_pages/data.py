@@ -10,6 +10,7 @@ from core.data.registry import DATASETS, list_datasets
 from core.pl.figures import category_bar, qc_histograms
 from ui.downloads import figure_downloads, h5ad_download
 from ui.messages import run_safely, set_feedback, show_feedback
+from ui.start_here import start_here
 from ui.state import (
     LoadedDataset,
     build_dataset,
@@ -69,6 +70,11 @@ def _apply_preprocessing() -> None:
         set_feedback(PP_FEEDBACK, "success", "Preprocessing applied.")
 
 
+def _yes_no(flag: object) -> str:
+    # Words, not ✓/✗: "normalise ✗" read like "normalise X" (issue 21).
+    return "**on**" if flag else "off"
+
+
 def _set_label_key() -> None:
     ds = get_dataset()
     if ds is not None:
@@ -76,6 +82,8 @@ def _set_label_key() -> None:
 
 
 st.title("Data")
+start_here(expanded=not st.session_state.get("_start_here_seen"))
+st.session_state["_start_here_seen"] = True
 
 # ---- choose the data --------------------------------------------------------------------------
 source = st.radio("Source", ["Bundled dataset", "Upload a file"], horizontal=True,
@@ -188,8 +196,8 @@ hvg = int(ds.adata.var["highly_variable"].sum()) if "highly_variable" in ds.adat
 st.markdown(
     f"Models read **{ds.adata.n_obs:,} cells × {ds.adata.n_vars:,} genes** "
     f"({hvg:,} flagged highly variable). Applied: normalise "
-    f"{'✓' if applied.get('normalize') else '✗'}, log1p {'✓' if applied.get('log1p') else '✗'}, "
-    f"scale {'✓' if applied.get('scale') else '✗'}"
+    f"{_yes_no(applied.get('normalize'))}, log1p {_yes_no(applied.get('log1p'))}, "
+    f"scale {_yes_no(applied.get('scale'))}"
     + (f" (clip ±{applied['clip']:g})" if applied.get("scale") and applied.get("clip") else "")
     + "."
 )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from core.data.cache import bundled_source, cached_preprocess
 from core.data.io import LoadResult, read
 from core.data.preprocess import PreprocessConfig, categorical_columns, preprocess
 from core.data.registry import DATASETS, DEFAULT_DATASET
@@ -48,8 +49,11 @@ def _read_bundled(name: str) -> LoadResult:
     return read(name)
 
 
-@st.cache_data(show_spinner="Preprocessing…", max_entries=8)
+@st.cache_data(show_spinner="Preprocessing (the bundled datasets are cached on disk after "
+                            "the first time)…", max_entries=8)
 def _preprocess(token: str, _raw: AnnData, config: PreprocessConfig) -> AnnData:
+    if token.startswith("bundled:"):
+        return cached_preprocess(_raw, config, source=bundled_source(token.split(":", 1)[1]))[0]
     return preprocess(_raw, config)
 
 
