@@ -125,7 +125,8 @@ def test_upload_with_duplicated_genes_shows_notice(app):
      "Upload .h5ad, 10x .h5, .zip of a 10x matrix.mtx(.gz)"),
     ("words.csv", b"cell,CD3E\nc1,high\n", "'words.csv' has a non-numeric value 'high'"),
     ("holes.csv", b"cell,CD3E,LYZ\nc1,1,\nc2,2,3\n", "The matrix holds 1 NaN and 0 infinite"),
-    ("zeros.csv", b"cell,CD3E\nc1,0\n", "Every value of the 1 × 1 matrix is zero."),
+    ("zeros.csv", b"cell,CD3E,LYZ\nc1,0,0\nc2,0,0\n", "Every value of the 2 × 2 matrix is zero."),
+    ("tiny.csv", b"cell,CD3E\nc1,3\n", "The matrix has 1 cell(s) × 1 gene(s)"),
 ])
 def test_bad_upload_keeps_loaded_dataset(app, name, data, message):
     before = app.session_state["dataset"]

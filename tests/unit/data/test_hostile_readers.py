@@ -35,9 +35,12 @@ def _tenx_zip(path: Path, mtx: bytes, *, n_genes: int = 4, n_cells: int = 6) -> 
 
 
 def _peak_mb_of_read(path: Path) -> tuple[float, str]:
-    """Read ``path`` in a fresh interpreter; (peak RSS in MB, the one-line error or 'ok')."""
+    """Read ``path`` in a fresh interpreter; (peak RSS in MB, the one-line error or 'ok').
+
+    VmHWM, not ru_maxrss: a child's ru_maxrss starts at the pytest parent's (CI: ~2 GB).
+    """
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from core.data.io import read_path\n"
         "from core.errors import DataError\n"
@@ -45,7 +48,8 @@ def _peak_mb_of_read(path: Path) -> tuple[float, str]:
         f"    read_path(Path({str(path)!r})); msg = 'ok'\n"
         "except DataError as exc:\n"
         "    msg = str(exc)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(next(int(x.split()[1]) for x in open('/proc/self/status')\n"
+        "           if x.startswith('VmHWM')) / 1024)\n"
         "print(msg)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
