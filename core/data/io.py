@@ -8,6 +8,7 @@ with cells as rows and genes as columns. Every failure is a :class:`~core.errors
 from __future__ import annotations
 
 import gzip
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -88,9 +89,24 @@ def check_upload_size(n_bytes: int) -> None:
         )
 
 
+#: Characters of an uploaded file's name that markdown, emoji/icon codes or LaTeX would read
+#: (a name like ``![x](http://host/a.png).csv`` drew an image from another host, issue 19).
+_MARKUP = re.compile(r"[\[\]<>`*$:\\|~#!{}^\x00-\x1f\x7f]")
+
+
+def plain_name(filename: str) -> str:
+    """An uploaded file's name as plain text: its base name, markup characters → ``_``."""
+    base = re.split(r"[\\/]", filename)[-1]
+    return _MARKUP.sub("_", base).strip()[:120] or "upload"
+
+
 def read_bytes(data: bytes, filename: str, *, transpose: bool = False) -> LoadResult:
-    """Read an uploaded file given its bytes and original name (the name picks the reader)."""
+    """Read an uploaded file given its bytes and original name (the name picks the reader).
+
+    The name is shown and stored as :func:`plain_name` of it.
+    """
     check_upload_size(len(data))
+    filename = plain_name(filename)
     suffix = _suffix(filename)
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(_unsupported(filename))

@@ -207,3 +207,21 @@ def test_h5ad_without_x_says_x_is_missing(tmp_path):
                var=pd.DataFrame(index=["g1", "g2"])).write_h5ad(path)
     with pytest.raises(DataError, match="X is missing"):
         read_path(path)
+
+
+@pytest.mark.parametrize("filename, shown", [
+    ("![x](http://198.51.100.7/a.png).csv", "a.png).csv"),
+    ("a`**b**`.csv", "a___b___.csv"),
+    (":material/home: $x$ <b>.csv", "home_ _x_ _b_.csv"),
+    ("pbmc_3k (1).csv", "pbmc_3k (1).csv"),
+])
+def test_uploaded_file_names_lose_their_markup(filename, shown):
+    from core.data.io import plain_name, read_bytes
+
+    assert plain_name(filename) == shown
+    data = b"cell,G1,G2\n" + b"".join(b"c%d,%d,2\n" % (i, i % 3 + 1) for i in range(30))
+    result = read_bytes(data, filename)
+    assert result.name == shown and result.adata.uns["dataset_name"] == shown
+    with pytest.raises(DataError) as err:
+        read_bytes(b"", filename)
+    assert f"'{shown}'" in str(err.value) and "[" not in str(err.value)
