@@ -79,7 +79,7 @@ def test_10x_zip_declaring_a_huge_matrix_is_refused_from_its_header(tmp_path):
     path = _tenx_zip(tmp_path / "huge.zip", BANNER + b"2000000000 2000000000 1\n1 1 1\n")
     assert path.stat().st_size < 1024
     peak, msg = _peak_mb_of_read(path)
-    assert "matrix.mtx is 2,000,000,000 genes × 2,000,000,000 cells but" in msg
+    assert "matrix.mtx declares 2,000,000,000 genes × 2,000,000,000 cells) needs about" in msg
     assert "\n" not in msg and peak < 1024
 
 
@@ -103,9 +103,26 @@ def test_10x_zip_bomb_stops_after_the_declared_entries(tmp_path):
 
 def test_features_list_bomb_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_TEXT_MEMBER_BYTES", 1024)
-    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"4 6 1\n1 1 1\n", n_genes=500)
-    with pytest.raises(DataError, match="features.tsv.gz' unpacks to more than 1,024 bytes"):
+    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"500 6 1\n1 1 1\n", n_genes=500)
+    with pytest.raises(DataError, match="features.tsv.gz lists more genes than matrix.mtx "
+                                        "declares .500"):
         read_path(path)
+
+
+def test_lists_longer_than_the_declared_matrix_stop_at_one_row_past_it(tmp_path):
+    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"4 6 1\n1 1 1\n", n_genes=5)
+    with pytest.raises(DataError, match=r"features.tsv.gz lists more genes than matrix.mtx "
+                                        r"declares \(4\)"):
+        read_path(path)
+    body = b"c\n" * 100_000_000                   # 200 MB of barcodes, packs to ~200 kB
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("matrix.mtx", BANNER + b"4 6 1\n1 1 1\n")
+        zf.writestr("features.tsv", "".join(f"E{j}\tG{j}\n" for j in range(4)))
+        zf.writestr("barcodes.tsv", body)
+    del body
+    peak, msg = _peak_mb_of_read(path)
+    assert "barcodes.tsv lists more cells than matrix.mtx declares (6)" in msg
+    assert peak < 1024                                # parsed whole: 1.5 GB
 
 
 def test_hdf5_declaring_more_than_memory_is_refused_before_reading(tmp_path):
