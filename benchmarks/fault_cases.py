@@ -15,8 +15,6 @@ import contextlib
 import gzip
 import io
 import json
-import shutil
-import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -156,7 +154,8 @@ _tenx("declares 4x6 with 1e12 entries", BANNER + b"4 6 1000000000000\n1 1 1\n",
 _tenx("declares 200k x 200k matching lists",
       lambda: BANNER + b"200000 200000 40000000000\n1 1 1\n", n_genes=200_000, n_cells=200_000,
       contains="GB of memory", cheap=False)
-_tenx("matrix.mtx bomb (60 MB of lines)", lambda: gz_repeat(BANNER + b"4 6 3\n", b"1 1 1\n", 10_000_000),
+_tenx("matrix.mtx bomb (60 MB of lines)",
+      lambda: gz_repeat(BANNER + b"4 6 3\n", b"1 1 1\n", 10_000_000),
       contains="unpacks to more than", cheap=False)
 _tenx("features.tsv bomb (400 MB of 'G' lines)", good_mtx(),
       features=lambda: gz_repeat(b"", b"G\n", 200_000_000), cheap=False)
@@ -387,7 +386,7 @@ _h5("h5ad without X", _no_x, contains="X is missing")
 _h5("h5ad renamed .h5", _with(counts()), "d.h5", expected="either")
 _h5("truncated h5ad", _truncated, contains="truncated")
 _h5("NaN in X", _nan, contains="NaN")
-_h5("Inf in X", _inf, contains="Inf")
+_h5("Inf in X", _inf, contains="infinite")
 _h5("one cell", _with(counts(1, 12)), contains="1 cell")
 _h5("one gene", _with(counts(40, 1)), contains="1 gene")
 _h5("zero cells", _with(np.zeros((0, 12), np.float32)))
@@ -403,15 +402,14 @@ _h5("random bytes named .h5", lambda tmp: (tmp / "r.h5").write_bytes(
     np.random.default_rng(3).bytes(9000)) and tmp / "r.h5", "d.h5")
 _h5("label column with NaN", _labels(["a", "b", None, "a"] * 10), expected="ok")
 _h5("label column with one category", _labels(["a"] * 40), expected="ok")
-_h5("label column all NaN", _labels([None] * 40), expected="ok")
+_h5("label column all NaN", _labels([np.nan] * 40), expected="ok")
 _h5("float64 X (control)", _with(counts().astype(np.float64)), expected="ok")
 _h5("int X (control)", _with(counts().astype(np.int32)), expected="ok")
 
 
-@case("h5ad renamed .h5 hides server paths", "h5ad/h5", "refused")
+@case("plain HDF5 named .h5 hides server paths", "h5ad/h5", "refused")
 def _renamed_path(tmp: Path) -> str:
-    out = upload(tmp, h5ad_file(tmp / "x.h5ad").read_bytes(), "mine.h5")
-    return out
+    return upload(tmp, _plain_hdf5(tmp).read_bytes(), "mine.h5")
 
 
 @case("CLI reads a truncated h5ad path", "h5ad/h5", "refused", contains="truncated")
@@ -563,8 +561,8 @@ _import("config 'model' is a number", _cfg(_set(("model",), 3)))
 _import("config 'model' unknown", _cfg(_set(("model",), "evil")))
 _import("config without 'model'", _cfg(lambda c: {k: v for k, v in c.items() if k != "model"}))
 _import("n_input is a string", _cfg(_set(("module", "n_input"), "5")))
-_import("n_input = 500000 (4 GB model)", _cfg(_set(("module", "n_input"), 500_000)),
-        contains="GB")
+_import("n_input = 500000 (4 GB model)", _cfg(lambda c: c["module"].update(
+    n_input=500_000, hidden=[1024, 512, 256])), contains="GB")
 _import("n_input = 1e15", _cfg(_set(("module", "n_input"), 10 ** 15)))
 _import("hidden = [2e9]", _cfg(_set(("module", "hidden"), [2_000_000_000])))
 _import("n_latent = -1", _cfg(_set(("module", "n_latent"), -1)))
@@ -669,8 +667,7 @@ def _lying_header(tmp: Path) -> str:
 # ---- run folders on disk ----------------------------------------------------------------------
 def _folder(name: str, write: Callable[[Path], None], contains: str = "") -> None:
     def run(tmp: Path) -> str:
-        from core.errors import DataError
-        from core.runs import list_runs, load_run
+        from core.runs import list_runs
         from core.runs.schema import unreadable_runs
 
         root = tmp / "runs"
@@ -686,12 +683,9 @@ def _folder(name: str, write: Callable[[Path], None], contains: str = "") -> Non
         write(bad)
         listed = [r.id for r in list_runs(root)]
         unreadable = unreadable_runs(root)
-        try:                               # what a page does with a listed run
-            for r in list_runs(root):
-                _ = (r.latent, r.arrays, r.history)
-                r.load_module()
-        except DataError as exc:
-            return f"refused: {exc}"
+        for r in list_runs(root):          # what a page does with a listed run
+            _ = (r.latent, r.arrays, r.history)
+            r.load_module()
         reasons = [u.reason for u in unreadable]
         if listed == ["good"] and len(reasons) == 1:
             raise _Refused(reasons[0])
@@ -817,7 +811,8 @@ def _cli_cases() -> None:
 _cli_cases()
 _TRAIN = ["train", "--data", "synthetic_grn", "--epochs", "1"]
 for _opt, _value, _exp in [
-        ("--latent", "-1", "refused"), ("--latent", "0", "refused"), ("--latent", "5000", "refused"),
+        ("--latent", "-1", "refused"), ("--latent", "0", "refused"),
+        ("--latent", "5000", "refused"),
         ("--dropout", "1.5", "refused"), ("--dropout", "-0.1", "refused"),
         ("--input-dropout", "1", "refused"), ("--hvg-weight", "-2", "refused"),
         ("--hidden", "2000000000", "refused"), ("--hidden", "100000,100000", "refused"),

@@ -45,7 +45,7 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith(field))
 
 
-def classify(case, fn_result: str | None, exc: BaseException | None, tmp: Path) -> dict:
+def classify(case, fn_result: str | None, exc: BaseException | None) -> dict:
     """``{"got", "ok", "message"}`` of one case's outcome."""
     from fault_cases import CliRefused, _Refused
 
@@ -60,7 +60,7 @@ def classify(case, fn_result: str | None, exc: BaseException | None, tmp: Path) 
         lines = exc.lines if isinstance(exc, CliRefused) else message.count("\n") + 1
         if lines != 1:
             got = "multi-line"
-        elif "Traceback" in message or str(tmp) in message or "scvae_upload_" in message:
+        elif "Traceback" in message or "scvae_upload_" in message or ".import-" in message:
             got = "leaks a path" if "Traceback" not in message else "traceback"
         elif isinstance(exc, CliRefused) and not message.startswith("error: "):
             got = "multi-line"
@@ -68,8 +68,9 @@ def classify(case, fn_result: str | None, exc: BaseException | None, tmp: Path) 
         got, message = "memory", f"{type(exc).__name__}: {str(exc)[:200]}"
     else:
         got = "traceback"
+        frames = traceback.extract_tb(exc.__traceback__)[-3:]
         message = f"{type(exc).__name__}: {str(exc)[:200]} @ " + " < ".join(
-            f"{Path(f.filename).name}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)[-3:])
+            f"{Path(f.filename).name}:{f.lineno}" for f in frames)
     good = {"refused": got == "refused", "ok": got == "ok",
             "either": got in ("ok", "refused")}[case.expected]
     if good and got == "refused" and case.contains and case.contains not in message:
@@ -115,7 +116,7 @@ def worker(names: list[str]) -> None:
             seconds = time.perf_counter() - t0
             peak_kb = _status_kb("VmHWM")
             row = {"case": name, "category": case.category, "expected": case.expected,
-                   **classify(case, result, exc, Path(tmp)),
+                   **classify(case, result, exc),
                    "peak_mb": round(peak_kb / 1024, 1),
                    "grown_mb": round((peak_kb - start_kb) / 1024, 1),
                    "seconds": round(seconds, 2)}

@@ -149,7 +149,10 @@ def _read_h5ad(path: Path, name: str) -> AnnData:
     import anndata
 
     try:
-        return anndata.read_h5ad(path)
+        adata = anndata.read_h5ad(path)
+        if sp.issparse(adata.X):      # an indptr past the data reads fine and breaks later
+            adata.X.check_format(full_check=False)
+        return adata
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError… for broken files
         raise DataError(
             f"Could not read '{name}' as .h5ad: the file is truncated, corrupt or not an AnnData "
@@ -157,15 +160,29 @@ def _read_h5ad(path: Path, name: str) -> AnnData:
         ) from exc
 
 
+def _is_anndata(path: Path) -> bool:
+    """Whether an HDF5 file is an AnnData file (e.g. an .h5ad renamed .h5)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("encoding-type") == "anndata" or {"obs", "var"} <= set(f.keys())
+    except (OSError, ValueError):
+        return False
+
+
 def _read_10x_h5(path: Path, name: str) -> AnnData:
     import scanpy as sc
 
+    if _is_anndata(path):             # an .h5ad renamed .h5: read it as what it is
+        return _read_h5ad(path, name)
     try:
         adata = sc.read_10x_h5(path)
     except Exception as exc:
+        detail = " ".join(str(exc).replace(str(path), name).split())[:120]
         raise DataError(
             f"Could not read '{name}' as a 10x Genomics .h5 matrix ({type(exc).__name__}: "
-            f"{str(exc)[:120]}). Upload the filtered_feature_bc_matrix.h5 written by Cell Ranger, "
+            f"{detail}). Upload the filtered_feature_bc_matrix.h5 written by Cell Ranger, "
             "or an .h5ad."
         ) from exc
     return adata  # duplicated symbols are made unique, with a notice, by validate()

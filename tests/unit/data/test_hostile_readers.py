@@ -242,3 +242,33 @@ def test_uploaded_file_names_lose_their_markup(filename, shown):
     with pytest.raises(DataError) as err:
         read_bytes(b"", filename)
     assert f"'{shown}'" in str(err.value) and "[" not in str(err.value)
+
+
+def test_h5ad_renamed_h5_is_read_and_a_bad_h5_hides_the_server_path(tmp_path):
+    import h5py
+
+    from core.data.io import read_bytes
+
+    ad.AnnData(np.ones((30, 4), np.float32) + np.eye(30, 4, dtype=np.float32)).write_h5ad(
+        tmp_path / "a.h5ad")
+    assert read_bytes((tmp_path / "a.h5ad").read_bytes(), "mine.h5").adata.shape == (30, 4)
+    with h5py.File(tmp_path / "p.h5", "w") as f:
+        f.create_dataset("whatever", data=np.arange(10))
+    with pytest.raises(DataError) as err:
+        read_bytes((tmp_path / "p.h5").read_bytes(), "mine.h5")
+    assert "scvae_upload_" not in str(err.value) and "'mine.h5'" in str(err.value)
+
+
+def test_sparse_x_whose_indptr_runs_past_the_data_is_refused(tmp_path):
+    import h5py
+    import scipy.sparse as sparse
+
+    path = tmp_path / "sp.h5ad"
+    ad.AnnData(sparse.csr_matrix(np.ones((30, 4), np.float32))).write_h5ad(path)
+    with h5py.File(path, "r+") as f:
+        indptr = f["X/indptr"][:]
+        indptr[-1] = 10 ** 9
+        del f["X/indptr"]
+        f["X/indptr"] = indptr
+    with pytest.raises(DataError, match="Could not read 'sp.h5ad' as .h5ad"):
+        read_path(path)
