@@ -15,6 +15,7 @@ import contextlib
 import gzip
 import io
 import json
+import shutil
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -844,3 +845,123 @@ case("inspect a directory", "CLI", "refused")(lambda tmp: cli(["inspect", str(tm
 case("train --out an existing non-empty folder", "CLI", "refused")(
     lambda tmp: ((tmp / "f").mkdir(), (tmp / "f" / "x").write_text("x"),
                  cli(["train", "--data", "synthetic_grn", "--out", str(tmp / "f")]))[-1])
+
+
+# ---- pages (AppTest) --------------------------------------------------------------------------
+_TRAINED: list[Path] = []
+
+
+def _trained_root() -> Path:
+    """A runs folder with one small TF-VAE run on synthetic_grn (trained once per worker)."""
+    if not _TRAINED:
+        import tempfile
+
+        from core.data.io import read
+        from core.data.preprocess import PreprocessConfig, preprocess
+        from core.recipes.tfvae import train_tfvae
+        from core.training.trainer import TrainConfig
+
+        root = Path(tempfile.mkdtemp(prefix="fault_runs_"))
+        adata = preprocess(read("synthetic_grn").adata, PreprocessConfig())
+        train_tfvae(adata, dataset="synthetic_grn", runs_root=root,
+                    model={"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 3,
+                           "epochs_masked": 1, "epochs_masked_fine": 1, "epochs_vae": 1},
+                    train=TrainConfig(device="cpu", batch_size=256))
+        _TRAINED.append(root)
+    return _TRAINED[0]
+
+
+def page(tmp: Path, path: str, mutate: Callable[[Path, Path], None], *,
+         then: Callable | None = None) -> str:
+    """Open ``path`` on the app with the trained run (changed by ``mutate(root, run_dir)``).
+
+    Raises on a page exception; raises :class:`_Refused` with the page's error messages and
+    unreadable-run reasons, if any; returns ``ok`` otherwise.
+    """
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    root = tmp / "runs"
+    shutil.copytree(_trained_root(), root)
+    run_dir = next(p for p in root.iterdir() if p.is_dir())
+    mutate(root, run_dir)
+    os.environ["SCVAE_RUNS_DIR"] = str(root)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(path).run()
+    if at.exception:
+        raise RuntimeError(f"page raised: {at.exception[0].value[:200]}")
+    if then is not None:
+        return then(at, root, run_dir)
+    shown = [e.value for e in at.error] + [t.value for t in at.text if t.value.startswith("Run ")]
+    if shown:
+        if any("\n" in s for s in shown):
+            return f"multi-line message: {shown[0][:200]!r}"
+        raise _Refused(" | ".join(shown))
+    return "ok: page drawn, nothing refused"
+
+
+def _bad_folder(content: bytes, name: str = "bad", file: str = "config.json"):
+    def mutate(root: Path, run_dir: Path) -> None:
+        bad = root / name
+        shutil.copytree(run_dir, bad)
+        (bad / file).write_bytes(content)
+    return mutate
+
+
+def _in_run(file: str, content: bytes | Callable[[bytes], bytes]):
+    def mutate(root: Path, run_dir: Path) -> None:
+        p = run_dir / file
+        p.write_bytes(content(p.read_bytes()) if callable(content) else content)
+    return mutate
+
+
+_PAGE_FOLDERS = {
+    "config is a list": _bad_folder(b"[1, 2]"),
+    "config 'data' is a string": _bad_folder(b'{"model": "tfvae", "data": "xyz", "module": {}}'),
+    "metrics wrong shape": _bad_folder(b'{"ari_kmeans_vae": "high"}', file="metrics.json"),
+    "name starting with '.'": _bad_folder(b'{"model": "scgen"}', name=".hidden"),
+    "future schema version": _bad_folder(b'{"model": "scgen", "schema_version": 99}'),
+}
+for _label, _mutate in _PAGE_FOLDERS.items():
+    case(f"Train page, folder: {_label}", "pages", "refused", cheap=False)(
+        lambda tmp, m=_mutate: page(tmp, "app_pages/train.py", m))
+_PAGE_RUNS = {
+    "latent.npy truncated": _in_run("latent.npy", lambda b: b[: len(b) // 2]),
+    "latent.npy declares 1e12 values": _in_run("latent.npy", _huge_npy((10 ** 6, 10 ** 6))),
+    "model.pt garbage": _in_run("model.pt", b"junk" * 1000),
+    "n_input 500000 in config": _in_run("config.json", lambda b: json.dumps(
+        {**json.loads(b), "module": {**json.loads(b)["module"], "n_input": 500_000}}).encode()),
+}
+for _label, _mutate in _PAGE_RUNS.items():
+    for _page in ("embedding", "network", "perturb"):
+        case(f"{_page.title()} page, run: {_label}", "pages", "either", cheap=False)(
+            lambda tmp, m=_mutate, p=_page: page(tmp, f"app_pages/{p}.py", m))
+
+
+def _not_owner(at, root: Path, run_dir: Path) -> str:
+    from core.runs.schema import set_owner
+
+    set_owner(run_dir, "session:someone-else")
+    at.run()
+    captions = " ".join(c.value for c in at.caption)
+    if "delete_run" in {b.key for b in at.button}:
+        return "a non-owner was offered the delete button"
+    if "Read-only: created by another session" not in captions:
+        return "no read-only note for a non-owner"
+    raise _Refused("Read-only: created by another session")
+
+
+def _delete_unreadable(at, root: Path, run_dir: Path) -> str:
+    at.button(key="delete_unreadable_0").click().run()
+    if at.exception or (root / "bad").exists() or not run_dir.exists():
+        return "the unreadable folder was not deleted cleanly"
+    return "ok: unreadable folder deleted, the good run kept"
+
+
+case("Train page: delete by a non-owner", "pages", "refused", cheap=False,
+     contains="Read-only")(lambda tmp: page(tmp, "app_pages/train.py", lambda r, d: None,
+                                            then=_not_owner))
+case("Train page: delete an unreadable folder", "pages", "ok", cheap=False)(
+    lambda tmp: page(tmp, "app_pages/train.py", _bad_folder(b"[1]"), then=_delete_unreadable))
