@@ -58,7 +58,9 @@ def classify(case, fn_result: str | None, exc: BaseException | None) -> dict:
     elif isinstance(exc, (ScvaeError, _Refused, CliRefused)):
         got, message = "refused", str(exc)
         lines = exc.lines if isinstance(exc, CliRefused) else message.count("\n") + 1
-        if lines != 1:
+        if "TimeoutError" in message:
+            got = "timeout"
+        elif lines != 1:
             got = "multi-line"
         elif "Traceback" in message or "scvae_upload_" in message or ".import-" in message:
             got = "leaks a path" if "Traceback" not in message else "traceback"
