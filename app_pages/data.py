@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data.io import LoadResult, read_bytes
+from core.data.io import LoadResult, plain_name, read_bytes
 from core.data.preprocess import PreprocessConfig, qc_metrics, summarize
 from core.data.registry import DATASETS, list_datasets
 from core.pl.figures import category_bar, qc_histograms
@@ -44,10 +44,11 @@ def _load_upload() -> None:
         result = read_bytes(upload.getvalue(), upload.name, transpose=transpose)
         return build_dataset(result, token=f"upload:{upload.file_id}:{transpose}")
 
-    loaded = run_safely(load, action=f"reading {upload.name}", feedback_key=LOAD_FEEDBACK)
+    name = plain_name(upload.name)          # no markup from a file name reaches the page
+    loaded = run_safely(load, action=f"reading {name}", feedback_key=LOAD_FEEDBACK)
     if loaded is not None:
         set_dataset(loaded)
-        st.toast(f"Loaded {upload.name}", icon=":material/check:")
+        st.toast(f"Loaded {name}", icon=":material/check:")
 
 
 def _apply_preprocessing() -> None:

@@ -8,6 +8,7 @@ with cells as rows and genes as columns. Every failure is a :class:`~core.errors
 from __future__ import annotations
 
 import gzip
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -88,9 +89,24 @@ def check_upload_size(n_bytes: int) -> None:
         )
 
 
+#: Characters of an uploaded file's name that markdown, emoji/icon codes or LaTeX would read
+#: (a name like ``![x](http://host/a.png).csv`` drew an image from another host, issue 19).
+_MARKUP = re.compile(r"[\[\]<>`*$:\\|~#!{}^\x00-\x1f\x7f]")
+
+
+def plain_name(filename: str) -> str:
+    """An uploaded file's name as plain text: its base name, markup characters → ``_``."""
+    base = re.split(r"[\\/]", filename)[-1]
+    return _MARKUP.sub("_", base).strip()[:120] or "upload"
+
+
 def read_bytes(data: bytes, filename: str, *, transpose: bool = False) -> LoadResult:
-    """Read an uploaded file given its bytes and original name (the name picks the reader)."""
+    """Read an uploaded file given its bytes and original name (the name picks the reader).
+
+    The name is shown and stored as :func:`plain_name` of it.
+    """
     check_upload_size(len(data))
+    filename = plain_name(filename)
     suffix = _suffix(filename)
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(_unsupported(filename))
@@ -133,7 +149,10 @@ def _read_h5ad(path: Path, name: str) -> AnnData:
     import anndata
 
     try:
-        return anndata.read_h5ad(path)
+        adata = anndata.read_h5ad(path)
+        if sp.issparse(adata.X):      # an indptr past the data reads fine and breaks later
+            adata.X.check_format(full_check=False)
+        return adata
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError… for broken files
         raise DataError(
             f"Could not read '{name}' as .h5ad: the file is truncated, corrupt or not an AnnData "
@@ -141,15 +160,29 @@ def _read_h5ad(path: Path, name: str) -> AnnData:
         ) from exc
 
 
+def _is_anndata(path: Path) -> bool:
+    """Whether an HDF5 file is an AnnData file (e.g. an .h5ad renamed .h5)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("encoding-type") == "anndata" or {"obs", "var"} <= set(f.keys())
+    except (OSError, ValueError):
+        return False
+
+
 def _read_10x_h5(path: Path, name: str) -> AnnData:
     import scanpy as sc
 
+    if _is_anndata(path):             # an .h5ad renamed .h5: read it as what it is
+        return _read_h5ad(path, name)
     try:
         adata = sc.read_10x_h5(path)
     except Exception as exc:
+        detail = " ".join(str(exc).replace(str(path), name).split())[:120]
         raise DataError(
             f"Could not read '{name}' as a 10x Genomics .h5 matrix ({type(exc).__name__}: "
-            f"{str(exc)[:120]}). Upload the filtered_feature_bc_matrix.h5 written by Cell Ranger, "
+            f"{detail}). Upload the filtered_feature_bc_matrix.h5 written by Cell Ranger, "
             "or an .h5ad."
         ) from exc
     return adata  # duplicated symbols are made unique, with a notice, by validate()
@@ -171,12 +204,30 @@ def _open_member(zf: zipfile.ZipFile, member: str):
     return gzip.open(raw) if member.endswith(".gz") else raw
 
 
-def _checked_mtx(fh, name: str, features: pd.DataFrame, cells: pd.DataFrame):
-    """The matrix.mtx stream, after its declared size passed :func:`limits.check_mtx`."""
-    rows, cols, entries, header = limits.parse_mtx_header(fh, name)
-    cap = limits.check_mtx(rows, cols, entries, n_features=len(features),
-                           n_barcodes=len(cells), name=name)
-    return limits.prefixed(header, limits.capped(fh, cap, "matrix.mtx"))
+#: Longest line of a features / barcodes list (bounds the bytes read for the declared rows).
+MAX_LIST_LINE_BYTES = 1024
+
+
+def _read_list(zf: zipfile.ZipFile, member: str, declared: int, name: str) -> pd.DataFrame:
+    """A features / barcodes list, read no further than the ``declared`` rows of matrix.mtx.
+
+    A list of 200 M one-letter lines packs to 400 kB and parsed whole took 1.5 GB
+    (issue 19 fault suite), so the read stops one row past the declared count.
+    """
+    cap = min(limits.MAX_TEXT_MEMBER_BYTES, (declared + 1) * MAX_LIST_LINE_BYTES)
+    what = "genes" if "barcodes" not in member else "cells"
+    too_long = DataError(f"In '{name}', {member.rsplit('/', 1)[-1]} lists more {what} than "
+                         f"matrix.mtx declares ({declared:,}). Zip the three files of one Cell "
+                         "Ranger matrix folder together.")
+    with _open_member(zf, member) as fh:
+        try:
+            table = pd.read_csv(limits.capped(fh, cap, member), sep="\t", header=None,
+                                dtype=str, nrows=declared + 1)
+        except DataError:          # over ~1 kB per declared row
+            raise too_long from None
+    if len(table) > declared:
+        raise too_long
+    return table
 
 
 def _read_10x_zip(path: Path, name: str) -> AnnData:
@@ -200,14 +251,18 @@ def _read_10x_zip(path: Path, name: str) -> AnnData:
                 "three files of Cell Ranger's filtered_feature_bc_matrix folder together."
             )
         try:
-            with _open_member(zf, feats) as fh:
-                features = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, feats),
-                                       sep="\t", header=None, dtype=str)
-            with _open_member(zf, barcodes) as fh:
-                cells = pd.read_csv(limits.capped(fh, limits.MAX_TEXT_MEMBER_BYTES, barcodes),
-                                    sep="\t", header=None, dtype=str)
+            with _open_member(zf, mtx) as fh:      # the declared size first: it bounds the rest
+                rows, cols, entries, header = limits.parse_mtx_header(fh, name)
+            limits.check_memory((rows + cols) * limits.BYTES_PER_NAME,
+                                f"'{name}' (matrix.mtx declares {rows:,} genes × {cols:,} cells)")
+            features = _read_list(zf, feats, rows, name)
+            cells = _read_list(zf, barcodes, cols, name)
+            cap = limits.check_mtx(rows, cols, entries, n_features=len(features),
+                                   n_barcodes=len(cells), name=name)
             with _open_member(zf, mtx) as fh:
-                matrix = sp.csr_matrix(mmread(_checked_mtx(fh, name, features, cells)).T)
+                fh.read(len(header))
+                stream = limits.prefixed(header, limits.capped(fh, cap, "matrix.mtx"))
+                matrix = sp.csr_matrix(mmread(stream).T)
         except DataError:
             raise
         except Exception as exc:

@@ -22,6 +22,9 @@ BUDGET_ENV = "SCVAE_MEMORY_BUDGET_MB"
 MAX_TEXT_MEMBER_BYTES = 512 * 1024 ** 2
 #: Longest line of a MatrixMarket coordinate entry ("row col value"), used to bound its size.
 MAX_MTX_LINE_BYTES = 80
+#: Memory per gene or barcode name held by pandas (a Python str of ~20 characters, its
+#: pointer and index entry).
+BYTES_PER_NAME = 120
 #: What to do with an input this server cannot hold.
 FIX = "Convert it to .h5ad (sparse) or use the CLI with a path on a machine with more memory."
 

@@ -114,8 +114,10 @@ def preprocess(adata: AnnData, config: PreprocessConfig | None = None) -> AnnDat
     # (drop never-detected genes) only applies to non-negative data.
     if cfg.min_cells > 1 or (cfg.min_cells == 1 and x_kind != "scaled"):
         keep = _detected_in(out.X, cfg.min_cells)
-        if keep.sum() == 0:
-            raise DataError(f"No gene is detected in at least {cfg.min_cells} cells.")
+        if keep.sum() < 2:        # one gene left: HVG selection and PCA (0 components) fail
+            raise DataError(f"{int(keep.sum())} gene(s) detected in at least {cfg.min_cells} "
+                            "cells; a model needs 2 or more. Lower 'Drop genes seen in fewer "
+                            "cells than' or load a matrix with more genes.")
         if keep.sum() < out.n_vars:
             out = out[:, keep].copy()
     if cfg.normalize:

@@ -93,6 +93,18 @@ def _numeric(chunk: pd.DataFrame, name: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
+def _columns(header: list[str], n_values: int, name: str) -> pd.Index:
+    """Gene names for rows of ``n_values`` values: the header after its corner cell, or the
+    whole header when it has no corner cell (R's ``write.csv`` of a matrix)."""
+    if n_values == len(header) - 1:
+        return pd.Index(header[1:])
+    if n_values == len(header):
+        return pd.Index(header)
+    raise DataError(f"'{name}' has {len(header):,} names in its first row but {n_values + 1:,} "
+                    "fields in its second. Write cell names in the first column and gene "
+                    "names in the first row, one per column.")
+
+
 def read_table_sparse(path: Path, name: str, *, sep: str,
                       budget: int | None = None) -> tuple[sp.csr_matrix, pd.Index, pd.Index]:
     """``(matrix, row_names, column_names)`` of a CSV/TSV, read in chunks into CSR.
@@ -117,23 +129,25 @@ def read_table_sparse(path: Path, name: str, *, sep: str,
     stack = _Stack(name, budget)
     columns: pd.Index | None = None
     try:
-        with pd.read_csv(path, sep=sep, index_col=0, chunksize=chunk_rows) as reader:
+        # header=None: the names come from table_header, as they are. pandas renaming repeated
+        # names (1, 1.1, 1.2, ...) is quadratic: a 10 MB header of 5 M columns ran > 240 s.
+        with pd.read_csv(path, sep=sep, header=None, skiprows=1, index_col=0,
+                         chunksize=chunk_rows) as reader:
             for chunk in reader:
-                columns = chunk.columns if columns is None else columns
+                columns = _columns(header, chunk.shape[1], name) if columns is None else columns
+                chunk.columns = columns
                 stack.add(_numeric(chunk, name), chunk.index)
     except DataError:
         raise
+    except pd.errors.EmptyDataError:          # a header line only: an empty matrix
+        pass
     except Exception as exc:
         raise DataError(
             f"Could not parse '{name}' as a {'comma' if sep == ',' else 'tab'}-separated table "
             f"({type(exc).__name__}: {str(exc)[:120]}).") from exc
     if columns is None:                       # a header line only
         columns = pd.Index(header[1:])
-    # pandas renames repeated column names (ACTB, ACTB.1); restore them so that validate()
-    # makes them unique the same way as for other formats, and tells the user.
-    if len(header) == len(columns) + 1 and len(set(header[1:])) < len(header) - 1:
-        columns = pd.Index(header[1:])
     matrix = (sp.vstack(stack.parts, format="csr") if stack.parts
               else sp.csr_matrix((0, len(columns)), dtype=np.float32))
     rows = stack.rows[0].append(stack.rows[1:]) if stack.rows else pd.Index([])
-    return matrix, rows, columns
+    return matrix, rows.rename(None), columns.rename(None)

@@ -7,6 +7,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from core.errors import ConfigError
+
+#: Largest float32 weights of one MLP stack, checked before any tensor is allocated
+#: (``--hidden 2000000000`` asked the allocator for 15 GB and ended in a RuntimeError traceback,
+#: issue 19 fault suite). The default β-VAE on 30k genes needs ~0.13 GB; run folders are capped
+#: the same way (core.runs.schema.MAX_MODEL_BYTES).
+MAX_STACK_BYTES = 1024 ** 3
+
 
 def mlp(
     sizes: Sequence[int],
@@ -32,6 +40,11 @@ def mlp(
     nn.Sequential
         The stack; empty (identity) when ``sizes`` has fewer than two entries.
     """
+    need = 4 * sum(int(a) * int(b) for a, b in zip(sizes[:-1], sizes[1:]))
+    if need > MAX_STACK_BYTES:
+        raise ConfigError(f"Layers of widths {list(sizes)} need {need / 1024 ** 3:,.1f} GB of "
+                          f"weights (over {MAX_STACK_BYTES / 1024 ** 3:.0f} GB); choose smaller "
+                          "hidden layers or fewer genes.")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))

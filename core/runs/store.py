@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import time
@@ -45,6 +46,40 @@ def new_run_dir(model: str, dataset: str, root: str | Path | None = None) -> Pat
     path = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{model}-{safe}-{uuid.uuid4().hex[:6]}"
     path.mkdir(parents=True, exist_ok=False)
     return path
+
+
+def check_npy(path: Path) -> None:
+    """Refuse a ``.npy`` whose header declares more data than the file holds, or objects.
+
+    Read before :func:`numpy.load`, which allocates the declared shape first (a 70-byte file
+    declaring 1e6 × 1e6 float32 asked for 3.6 TiB, issue 19 fault suite).
+    """
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(fh)
+            data_bytes = path.stat().st_size - fh.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{path.name} is damaged ({' '.join(str(exc).split())[:80]})") from None
+    if dtype.hasobject:
+        raise DataError(f"{path.name} holds Python objects, not numbers; it is not loaded.")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != data_bytes:
+        raise DataError(f"{path.name} is damaged (its header declares {need:,} bytes of data, "
+                        f"the file holds {data_bytes:,}).")
+
+
+def _load_npy(path: Path, run_id: str, what: str) -> np.ndarray:
+    try:
+        check_npy(path)
+        return np.load(path, allow_pickle=False)
+    except DataError as exc:
+        raise DataError(f"Run {run_id}: {exc}; delete the run and train it again.") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"Run {run_id}: {what} is damaged ({str(exc)[:80]}); "
+                        "delete the run and train it again.") from None
 
 
 class Run:
@@ -93,24 +128,17 @@ class Run:
         """Latent means per cell (``latent.npy``), if saved."""
         if "latent" not in self._cache:
             p = self.path / "latent.npy"
-            try:
-                self._cache["latent"] = np.load(p, allow_pickle=False) if p.is_file() else None
-            except (ValueError, OSError, EOFError) as exc:
-                raise DataError(f"Run {self.id}: latent.npy is damaged ({str(exc)[:80]}); "
-                                "delete the run and train it again.") from None
+            self._cache["latent"] = (_load_npy(p, self.id, "latent.npy") if p.is_file()
+                                     else None)
         return self._cache["latent"]
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:
         """Every other ``<name>.npy`` of the folder by name."""
         if "arrays" not in self._cache:
-            try:
-                self._cache["arrays"] = {p.stem: np.load(p, allow_pickle=False)
-                                         for p in sorted(self.path.glob("*.npy"))
-                                         if p.stem != "latent"}
-            except (ValueError, OSError, EOFError) as exc:
-                raise DataError(f"Run {self.id}: an array file is damaged ({str(exc)[:80]}); "
-                                "delete the run and train it again.") from None
+            self._cache["arrays"] = {p.stem: _load_npy(p, self.id, p.name)
+                                     for p in sorted(self.path.glob("*.npy"))
+                                     if p.stem != "latent"}
         return self._cache["arrays"]
 
     def table(self, name: str) -> pd.DataFrame | None:
@@ -136,9 +164,10 @@ class Run:
             module = cls(**self.config["module"])
             state = torch.load(self.path / "model.pt", map_location="cpu", weights_only=True)
             module.load_state_dict(state)
-        except (TypeError, ValueError, KeyError, RuntimeError, OSError, EOFError) as exc:
+        except (TypeError, ValueError, KeyError, RuntimeError, OSError, EOFError,
+                pickle.UnpicklingError) as exc:
             raise DataError(f"Run {self.id}: the model does not load ({type(exc).__name__}: "
-                            f"{str(exc)[:100]}).") from None
+                            f"{' '.join(str(exc).split())[:100]}).") from None
         return module.eval()
 
 
@@ -287,16 +316,19 @@ def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
                     cap = min(left, max(64 * 1024 ** 2, 200 * info.compress_size))
                     left -= copy_member(zf, info, tmp / Path(info.filename).name, cap)
             run = load_run(tmp)
+            for npy in tmp.glob("*.npy"):     # headers only: a page loads them later
+                check_npy(npy)
             check_module_size(run.config, tmp / "model.pt")
             if (tmp / "model.pt").is_file():
                 run.load_module()
             tmp.rename(target)
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            text = " ".join(str(exc).replace(tmp.name, name).split())
             if isinstance(exc, DataError):
-                raise
+                raise DataError(text) from None
             # damaged weights, or a model this version cannot build
-            raise DataError(f"The run '{name}' in the .zip does not load: {exc}") from exc
+            raise DataError(f"The run '{name}' in the .zip does not load: {text[:200]}") from exc
     return load_run(target)
 
 

@@ -9,6 +9,26 @@ from core.errors import DataError
 from core.runs.store import Run
 
 
+def h5ad_safe(obj: Any) -> Any:
+    """``obj`` (parsed JSON) with what ``.h5ad`` cannot store replaced, values kept.
+
+    ``None`` becomes ``"None"``, a ``/`` in a key (an HDF5 group separator) becomes ``_`` and a
+    list mixing types becomes a list of strings. A text replace of ``null`` on the JSON broke
+    any name or key containing "null" (issue 19, item 8).
+    """
+    if obj is None:
+        return "None"
+    if isinstance(obj, dict):
+        return {str(k).replace("/", "_") or "_": h5ad_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        items = [h5ad_safe(v) for v in obj]
+        kinds = {type(v) for v in items}
+        if kinds <= {int, float} or kinds <= {str} or kinds <= {bool}:
+            return items
+        return [json.dumps(v) if isinstance(v, (dict, list)) else str(v) for v in items]
+    return obj
+
+
 def annotate_adata(adata: Any, run: Run, *, key: str = "vae") -> Any:
     """A copy of ``adata`` with the run's results written in (this helper does mutate the copy).
 
@@ -32,8 +52,7 @@ def annotate_adata(adata: Any, run: Run, *, key: str = "vae") -> Any:
         if lab is not None:
             out.obs[f"{key}_{method}"] = lab.astype(str)
             out.obs[f"{key}_{method}"] = out.obs[f"{key}_{method}"].astype("category")
-    # h5ad cannot store None; a JSON round trip with None → "None" keeps every setting.
-    params = json.loads(json.dumps(run.config, default=str).replace("null", '"None"'))
+    params = h5ad_safe(json.loads(json.dumps(run.config, default=str)))
     out.uns[key] = {"params": params, "metrics": {k: v for k, v in run.metrics.items()
                                                   if isinstance(v, (int, float, str))}}
     if run.config.get("tfs"):

@@ -68,6 +68,36 @@ def test_figure_exports_load_nothing_from_the_network():
     assert sources and all(s.startswith("file://") for s in sources), sources
 
 
+EXPORT = r'''
+import os
+import plotly.graph_objects as go
+from core.pl.export import figure_html, figure_image
+fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2]), layout_title_text="$\\beta$-VAE")
+png, svg, html = figure_image(fig, "png"), figure_image(fig, "svg"), figure_html(fig)
+print(png[:4] == b"\x89PNG", b"<svg" in svg[:400], len(html) > 1_000_000)
+'''
+
+
+def test_exports_work_in_a_network_namespace_with_nothing_attempted(tmp_path):
+    """PNG, SVG (kaleido + Chromium) and HTML export in a namespace with no network at all
+    (``unshare -rn``: only a loopback), with the audit hook recording any attempt."""
+    import shutil
+
+    if not shutil.which("unshare") or not Path("/usr/bin/chromium").exists():
+        pytest.skip("needs unshare (util-linux) and Chromium")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unprivileged network namespaces are not allowed here")
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(HOOK)
+    env = {**os.environ, "SCVAE_NET_LOG": str(tmp_path / "net"), "BROWSER_PATH":
+           "/usr/bin/chromium", "PYTHONPATH": f"{tmp_path / 'hook'}{os.pathsep}{ROOT}"}
+    out = subprocess.run(["unshare", "-rn", "sh", "-c", 'ip link set lo up 2>/dev/null; '
+                          f'exec "{sys.executable}" -c "$0"', EXPORT], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr[-2000:]
+    assert not (tmp_path / "net").exists(), (tmp_path / "net").read_text()
+
+
 def _start(tmp: Path) -> tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` with the project's config (no --server.address given)."""
     (tmp / "hook").mkdir()

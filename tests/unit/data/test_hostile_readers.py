@@ -83,7 +83,7 @@ def test_10x_zip_declaring_a_huge_matrix_is_refused_from_its_header(tmp_path):
     path = _tenx_zip(tmp_path / "huge.zip", BANNER + b"2000000000 2000000000 1\n1 1 1\n")
     assert path.stat().st_size < 1024
     peak, msg = _peak_mb_of_read(path)
-    assert "matrix.mtx is 2,000,000,000 genes × 2,000,000,000 cells but" in msg
+    assert "matrix.mtx declares 2,000,000,000 genes × 2,000,000,000 cells) needs about" in msg
     assert "\n" not in msg and peak < 1024
 
 
@@ -107,9 +107,26 @@ def test_10x_zip_bomb_stops_after_the_declared_entries(tmp_path):
 
 def test_features_list_bomb_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "MAX_TEXT_MEMBER_BYTES", 1024)
-    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"4 6 1\n1 1 1\n", n_genes=500)
-    with pytest.raises(DataError, match="features.tsv.gz' unpacks to more than 1,024 bytes"):
+    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"500 6 1\n1 1 1\n", n_genes=500)
+    with pytest.raises(DataError, match="features.tsv.gz lists more genes than matrix.mtx "
+                                        "declares .500"):
         read_path(path)
+
+
+def test_lists_longer_than_the_declared_matrix_stop_at_one_row_past_it(tmp_path):
+    path = _tenx_zip(tmp_path / "f.zip", BANNER + b"4 6 1\n1 1 1\n", n_genes=5)
+    with pytest.raises(DataError, match=r"features.tsv.gz lists more genes than matrix.mtx "
+                                        r"declares \(4\)"):
+        read_path(path)
+    body = b"c\n" * 100_000_000                   # 200 MB of barcodes, packs to ~200 kB
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("matrix.mtx", BANNER + b"4 6 1\n1 1 1\n")
+        zf.writestr("features.tsv", "".join(f"E{j}\tG{j}\n" for j in range(4)))
+        zf.writestr("barcodes.tsv", body)
+    del body
+    peak, msg = _peak_mb_of_read(path)
+    assert "barcodes.tsv lists more cells than matrix.mtx declares (6)" in msg
+    assert peak < 1024                                # parsed whole: 1.5 GB
 
 
 def test_hdf5_declaring_more_than_memory_is_refused_before_reading(tmp_path):
@@ -210,4 +227,52 @@ def test_h5ad_without_x_says_x_is_missing(tmp_path):
     ad.AnnData(obs=pd.DataFrame(index=["a", "b", "c"]),
                var=pd.DataFrame(index=["g1", "g2"])).write_h5ad(path)
     with pytest.raises(DataError, match="X is missing"):
+        read_path(path)
+
+
+@pytest.mark.parametrize("filename, shown", [
+    ("![x](http://198.51.100.7/a.png).csv", "a.png).csv"),
+    ("a`**b**`.csv", "a___b___.csv"),
+    (":material/home: $x$ <b>.csv", "home_ _x_ _b_.csv"),
+    ("pbmc_3k (1).csv", "pbmc_3k (1).csv"),
+])
+def test_uploaded_file_names_lose_their_markup(filename, shown):
+    from core.data.io import plain_name, read_bytes
+
+    assert plain_name(filename) == shown
+    data = b"cell,G1,G2\n" + b"".join(b"c%d,%d,2\n" % (i, i % 3 + 1) for i in range(30))
+    result = read_bytes(data, filename)
+    assert result.name == shown and result.adata.uns["dataset_name"] == shown
+    with pytest.raises(DataError) as err:
+        read_bytes(b"", filename)
+    assert f"'{shown}'" in str(err.value) and "[" not in str(err.value)
+
+
+def test_h5ad_renamed_h5_is_read_and_a_bad_h5_hides_the_server_path(tmp_path):
+    import h5py
+
+    from core.data.io import read_bytes
+
+    ad.AnnData(np.ones((30, 4), np.float32) + np.eye(30, 4, dtype=np.float32)).write_h5ad(
+        tmp_path / "a.h5ad")
+    assert read_bytes((tmp_path / "a.h5ad").read_bytes(), "mine.h5").adata.shape == (30, 4)
+    with h5py.File(tmp_path / "p.h5", "w") as f:
+        f.create_dataset("whatever", data=np.arange(10))
+    with pytest.raises(DataError) as err:
+        read_bytes((tmp_path / "p.h5").read_bytes(), "mine.h5")
+    assert "scvae_upload_" not in str(err.value) and "'mine.h5'" in str(err.value)
+
+
+def test_sparse_x_whose_indptr_runs_past_the_data_is_refused(tmp_path):
+    import h5py
+    import scipy.sparse as sparse
+
+    path = tmp_path / "sp.h5ad"
+    ad.AnnData(sparse.csr_matrix(np.ones((30, 4), np.float32))).write_h5ad(path)
+    with h5py.File(path, "r+") as f:
+        indptr = f["X/indptr"][:]
+        indptr[-1] = 10 ** 9
+        del f["X/indptr"]
+        f["X/indptr"] = indptr
+    with pytest.raises(DataError, match="Could not read 'sp.h5ad' as .h5ad"):
         read_path(path)

@@ -143,12 +143,15 @@ def test_scale_without_clip_is_unit_variance(zeisel):
 
 
 def test_min_cells_drops_rare_genes():
-    X = np.array([[1, 0, 2], [3, 0, 0], [1, 1, 0]], dtype=np.float32)
+    X = np.array([[1, 0, 2, 1], [3, 0, 0, 1], [1, 1, 0, 0]], dtype=np.float32)
     adata = anndata.AnnData(X=sp.csr_matrix(X))
     out = preprocess(adata, PreprocessConfig(min_cells=2, n_top_genes=None, scale=False))
-    assert list(out.var_names) == ["0"]  # gene 1 and 2 are seen in only one cell
-    with pytest.raises(DataError, match="No gene is detected in at least 4 cells"):
+    assert list(out.var_names) == ["0", "3"]  # gene 1 and 2 are seen in only one cell
+    with pytest.raises(DataError, match="0 gene.s. detected in at least 4 cells"):
         preprocess(adata, PreprocessConfig(min_cells=4))
+    # one gene left: HVG selection and PCA with 0 components raised IndexError (issue 19)
+    with pytest.raises(DataError, match="1 gene.s. detected in at least 3 cells; a model needs"):
+        preprocess(adata, PreprocessConfig(min_cells=3))
 
 
 def test_output_writes_as_h5ad(tmp_path, zeisel):

@@ -187,3 +187,37 @@ def test_a_newer_schema_version_is_refused_and_listed(tmp_path):
         load_run(path)
     assert [u.id for u in runs_schema.unreadable_runs(tmp_path)] == ["future"]
     assert list_runs(tmp_path) == []
+
+
+def _npy_header_only(shape) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue() + bytes(64)
+
+
+def test_npy_declaring_more_than_it_holds_is_refused_before_allocating(tmp_path):
+    path = _tiny_run(tmp_path / "r")
+    (path / "latent.npy").write_bytes(_npy_header_only((10 ** 6, 10 ** 6)))   # 3.6 TiB declared
+    with pytest.raises(DataError, match="latent.npy is damaged .its header declares "
+                                        "4,000,000,000,000 bytes of data, the file holds 64"):
+        _ = load_run(path).latent
+    np.save(path / "pca.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="pca.npy holds Python objects"):
+        _ = load_run(path).arrays
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("latent.npy", _npy_header_only((10 ** 6, 10 ** 6)), "latent.npy is damaged"),
+    ("pca.npy", b"/etc/passwd", "pca.npy is damaged"),
+    ("model.pt", b"not a torch file" * 10, "Run run1: the model does not load .UnpicklingError"),
+])
+def test_import_checks_arrays_and_weights_and_says_so_in_one_line(tmp_path, name, content,
+                                                                  reason):
+    path = _tiny_run(tmp_path / "src" / "run1")
+    files = {f.name: f.read_bytes() for f in path.iterdir()}
+    files[name] = content
+    with pytest.raises(DataError, match=reason) as err:
+        import_run_archive(_zip(files), tmp_path / "runs")
+    assert "\n" not in str(err.value) and ".import-" not in str(err.value)
+    assert list((tmp_path / "runs").iterdir()) == []
