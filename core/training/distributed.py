@@ -216,35 +216,44 @@ class DataParallel:
 # ---------------------------------------------------------------------------- launching
 
 
-def _share(data: Mapping[str, Any]) -> dict[str, tuple]:
-    """Per-cell arrays as tensors, which spawn hands to the ranks through shared memory
-    (numpy arrays would be pickled, one copy per rank); other row sources pass as they are."""
+def _share(data: Mapping[str, Any], folder: Path) -> dict[str, tuple]:
+    """Per-cell arrays written once as ``.npy`` files in ``folder``, which every rank maps
+    into memory: the page cache holds one copy for all ranks, and unlike shared-memory
+    tensors it does not depend on the size of ``/dev/shm`` (64 MB in a default container,
+    far below a 1M-cell matrix). Other row sources (e.g. data read lazily from disk) are
+    pickled as they are."""
     out: dict[str, tuple] = {}
     for key, value in data.items():
         if sp.issparse(value):
             csr = sp.csr_matrix(value)
-            csr.sort_indices()            # before sharing: ranks must not sort shared memory
-            out[key] = ("csr", torch.from_numpy(csr.indptr), torch.from_numpy(csr.indices),
-                        torch.from_numpy(csr.data), csr.shape)
+            csr.sort_indices()            # here, once: ranks only read the mapped files
+            parts = {"indptr": csr.indptr, "indices": csr.indices, "data": csr.data}
+            out[key] = ("csr", {k: _save(folder / f"{key}.{k}.npy", v)
+                                for k, v in parts.items()}, csr.shape)
         elif isinstance(value, np.ndarray):
-            out[key] = ("dense", torch.from_numpy(np.ascontiguousarray(value)))
+            out[key] = ("dense", _save(folder / f"{key}.npy", value), None)
         else:
-            out[key] = ("as_is", value)
+            out[key] = ("as_is", value, None)
     return out
 
 
+def _save(path: Path, array: np.ndarray) -> str:
+    np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+    return str(path)
+
+
 def _unshare(shared: Mapping[str, tuple]) -> dict[str, Any]:
-    """The arrays of :func:`_share` again (views of the shared memory, no copy)."""
+    """The arrays of :func:`_share`, memory-mapped copy-on-write (nothing is read twice)."""
     out: dict[str, Any] = {}
-    for key, (kind, *parts) in shared.items():
+    for key, (kind, where, shape) in shared.items():
         if kind == "csr":
-            indptr, indices, values, shape = parts
-            out[key] = sp.csr_matrix((values.numpy(), indices.numpy(), indptr.numpy()),
+            parts = {k: np.load(v, mmap_mode="c") for k, v in where.items()}
+            out[key] = sp.csr_matrix((parts["data"], parts["indices"], parts["indptr"]),
                                      shape=shape)
         elif kind == "dense":
-            out[key] = parts[0].numpy()
+            out[key] = np.load(where, mmap_mode="c")
         else:
-            out[key] = parts[0]
+            out[key] = where
     return out
 
 
@@ -270,7 +279,7 @@ class _Task:
 
     fn: Callable[..., Any]
     module: bytes                   # pickled, so each rank gets its own copy of the weights
-    data: dict[str, tuple]
+    data: dict[str, tuple]          # see _share
     param_names: list[str] | None
     kwargs: dict[str, Any]
 
@@ -341,10 +350,10 @@ def run_on_devices(fn: Callable[..., Any], module: nn.Module, data: Mapping[str,
     if params is not None:
         ids = {id(p): k for k, p in module.named_parameters()}
         names = [ids[id(p)] for p in params]
-    task = _Task(fn, pickle.dumps(module.cpu()), _share(data), names, kwargs)
     ctx = mp.get_context("spawn")
     messages, stop = ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="scvae-ddp-") as tmp:
+        task = _Task(fn, pickle.dumps(module.cpu()), _share(data, Path(tmp)), names, kwargs)
         procs = mp.start_processes(
             _worker, args=(devices, str(Path(tmp) / "init"), device_type, task, messages, stop),
             nprocs=devices, join=False, start_method="spawn")
