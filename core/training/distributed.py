@@ -29,6 +29,7 @@ all-reduced, so all ranks take the same decision at the same step and never dead
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -362,6 +363,26 @@ def run_on_devices(fn: Callable[..., Any], module: nn.Module, data: Mapping[str,
     return value
 
 
+def one_process_per_device(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate :func:`~core.training.trainer.fit`: a call with ``config.devices`` > 1 made
+    outside a process group runs ``fit`` on that many ranks (:func:`run_on_devices`); on a
+    rank, and with one device, ``fit`` runs as it is."""
+
+    @functools.wraps(fit)
+    def launching(module: nn.Module, data: Mapping[str, Any], *, config: Any,
+                  params: Iterable[nn.Parameter] | None = None, progress: Any = None,
+                  cancel: Any = None, **kwargs: Any) -> Any:
+        if config.devices > 1 and not active():
+            config.validate()
+            return run_on_devices(launching, module, data, devices=config.devices,
+                                  device=config.device, params=params, progress=progress,
+                                  cancel=cancel, config=config, **kwargs)
+        return fit(module, data, config=config, params=params, progress=progress,
+                   cancel=cancel, **kwargs)
+
+    return launching
+
+
 def _watch(procs: Any, messages: Any, progress: Any, cancel: Any, stop: Any
            ) -> tuple[Any, dict]:
     """Forward progress and cancel until every rank has exited; rank 0's (value, state)."""
@@ -418,4 +439,4 @@ def _stop_all(procs: Any) -> None:
 
 
 __all__ = ["BACKENDS", "DataParallel", "ShardSampler", "active", "check_devices",
-           "run_on_devices"]
+           "one_process_per_device", "run_on_devices"]

@@ -233,6 +233,7 @@ def _diverged(terms: dict[str, float], module: nn.Module) -> bool:
     return not all(math.isfinite(v) for v in terms.values()) or not _finite_params(module)
 
 
+@distributed.one_process_per_device
 def fit(
     module: nn.Module,
     data: Mapping[str, np.ndarray | sp.spmatrix],
@@ -256,7 +257,8 @@ def fit(
         Per-cell arrays (dense or scipy sparse), all with the same number of rows; moved to
         the device once. ``"x"`` is the usual model input.
     config
-        Optimisation settings.
+        Optimisation settings; with ``config.devices`` > 1 the call trains data-parallel in
+        one process per device and returns rank 0's result (:mod:`core.training.distributed`).
     schedule
         KL-weight schedule; β is passed to ``module.loss`` (constant 1 when ``None``).
     progress, cancel
@@ -277,11 +279,6 @@ def fit(
         stopped, timing and the split used.
     """
     config.validate()
-    if config.devices > 1 and not distributed.active():   # start one process per device
-        return distributed.run_on_devices(
-            fit, module, data, devices=config.devices, device=config.device, params=params,
-            progress=progress, cancel=cancel, config=config, schedule=schedule, phase=phase,
-            loss_kwargs=loss_kwargs, split=split)
     schedule = schedule or Constant(1.0)
     seed_everything(config.seed)
     train_idx, val_idx = _split(data, config, split)
