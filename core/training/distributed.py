@@ -217,7 +217,7 @@ class DataParallel:
 # ---------------------------------------------------------------------------- launching
 
 
-def _share(data: Mapping[str, Any], folder: Path) -> dict[str, tuple]:
+def share_arrays(data: Mapping[str, Any], folder: Path) -> dict[str, tuple]:
     """Per-cell arrays written once as ``.npy`` files in ``folder``, which every rank maps
     into memory: the page cache holds one copy for all ranks, and unlike shared-memory
     tensors it does not depend on the size of ``/dev/shm`` (64 MB in a default container,
@@ -243,8 +243,8 @@ def _save(path: Path, array: np.ndarray) -> str:
     return str(path)
 
 
-def _unshare(shared: Mapping[str, tuple]) -> dict[str, Any]:
-    """The arrays of :func:`_share`, memory-mapped copy-on-write (nothing is read twice)."""
+def load_shared(shared: Mapping[str, tuple]) -> dict[str, Any]:
+    """The arrays of :func:`share_arrays`, memory-mapped copy-on-write (nothing is read twice)."""
     out: dict[str, Any] = {}
     for key, (kind, where, shape) in shared.items():
         if kind == "csr":
@@ -280,7 +280,7 @@ class _Task:
 
     fn: Callable[..., Any]
     module: bytes                   # pickled, so each rank gets its own copy of the weights
-    data: dict[str, tuple]          # see _share
+    data: dict[str, tuple]          # see share_arrays
     param_names: list[str] | None
     kwargs: dict[str, Any]
 
@@ -288,7 +288,7 @@ class _Task:
         module = pickle.loads(self.module)
         named = dict(module.named_parameters())
         params = None if self.param_names is None else [named[n] for n in self.param_names]
-        value = self.fn(module, _unshare(self.data), params=params,
+        value = self.fn(module, load_shared(self.data), params=params,
                         progress=_ProgressProxy(messages) if rank == 0 else None,
                         cancel=cancel, **self.kwargs)
         state = ({k: v.detach().cpu() for k, v in module.state_dict().items()}
@@ -354,7 +354,7 @@ def run_on_devices(fn: Callable[..., Any], module: nn.Module, data: Mapping[str,
     ctx = mp.get_context("spawn")
     messages, stop = ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="scvae-ddp-") as tmp:
-        task = _Task(fn, pickle.dumps(module.cpu()), _share(data, Path(tmp)), names, kwargs)
+        task = _Task(fn, pickle.dumps(module.cpu()), share_arrays(data, Path(tmp)), names, kwargs)
         procs = mp.start_processes(
             _worker, args=(devices, str(Path(tmp) / "init"), device_type, task, messages, stop),
             nprocs=devices, join=False, start_method="spawn")
