@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"Unknown model '{args.model}'; choose one of {', '.join(MODELS)}.")
     if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
         raise ConfigError(f"Output folder {args.out} exists and is not empty; choose a new one.")
+    from core.training.distributed import check_devices
+
+    check_devices(args.device, args.devices)     # before the data is read
     adata, dataset = _load(args)
     if args.label_key and args.label_key not in adata.obs:
         raise ConfigError(f"--label-key '{args.label_key}' is not an obs column; columns are: "
@@ -68,6 +71,9 @@ def _add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder to write (default: a new folder "
                    "under $SCVAE_RUNS_DIR or ./runs)")
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--devices", type=positive_int, default=1, metavar="N",
+                   help="train data-parallel on N devices (GPUs 0…N-1 with DDP over NCCL, or "
+                        "N CPU processes with gloo); default 1")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--transpose", action="store_true", help="CSV/TSV has genes as rows")

@@ -60,7 +60,7 @@ def train_config(args: argparse.Namespace):
     base = BETAVAE_TRAIN_DEFAULTS
     return replace(base, epochs=args.epochs or base.epochs, seed=args.seed, device=args.device,
                    batch_size=args.batch_size or base.batch_size, lr=args.lr or base.lr,
-                   bf16=args.bf16)
+                   bf16=args.bf16, devices=getattr(args, "devices", 1))
 
 
 def schedule_from_args(args: argparse.Namespace, epochs: int):

@@ -75,7 +75,8 @@ def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
     train = replace(base, batch_size=getattr(args, "batch_size", None) or base.batch_size,
                     lr=getattr(args, "lr", None) or base.lr, seed=getattr(args, "seed", 0),
                     device=getattr(args, "device", "auto"),
-                    bf16=bool(getattr(args, "bf16", False)))
+                    bf16=bool(getattr(args, "bf16", False)),
+                    devices=getattr(args, "devices", 1))
     return train_tfvae(adata, dataset=dataset, label_key=getattr(args, "label_key", None),
                        model=tfvae_settings(args), train=train,
                        run_dir=getattr(args, "out", None))

@@ -102,6 +102,7 @@ def training_summary(result: TrainResult, *, note: str | None = None) -> dict[st
     message = f"{result.message or ''} {note}".strip() if note else result.message
     return {"n_epochs_run": result.n_epochs_run, "best_epoch": result.best_epoch,
             "train_seconds": result.train_seconds, "device": result.device,
+            "devices": result.devices,
             "stopped": result.stopped, "message": message,
             "final_train_loss": last.get("train_loss"), "final_val_loss": last.get("val_loss")}
 

@@ -31,6 +31,7 @@ from core.errors import ConfigError, DataError
 from core.models.likelihoods import LIKELIHOODS
 from core.models.tfvae import TFVAE
 from core.runs import Run, load_run, new_run_dir, run_config, save_run
+from core.training.distributed import run_on_devices
 from core.training.inputs import heldout_terms, model_input, model_inputs
 from core.training.progress import Progress
 from core.training.schedules import make_schedule, to_dict
@@ -296,6 +297,7 @@ class _Phases:
         before = sum(r.n_epochs_run for r in runs[:-1])
         return {
             "train_seconds": float(sum(r.train_seconds for r in runs)), "device": self.device,
+            "devices": last.devices if last else 1,
             "phase_epochs": {k: v.n_epochs_run for k, v in self.results.items()},
             "n_epochs_run": int(before + (last.n_epochs_run if last else 0)),
             "best_epoch": int(before + (last.best_epoch if last else 0)),
@@ -350,6 +352,31 @@ def _run_phases(phases: _Phases, settings: dict[str, Any],
                {"stage": "vae", "align_weight": float(settings["align_weight"])},
                schedule=schedule)
     return to_dict(schedule)
+
+
+def _run_phases_on_devices(phases: _Phases, settings: dict[str, Any],
+                           progress: Progress | None) -> dict[str, Any]:
+    """All phases in one set of ``train.devices`` processes (one process start, not one per
+    phase): each phase's ``fit`` trains data-parallel, the masks are computed identically
+    on every rank from the all-reduced weights; rank 0's weights come back into the module."""
+    inp, train = phases.inp, phases.train
+    rank_inputs = replace(inp, x=None, inputs=None, data={})   # the arrays travel as `data`
+    results, schedule = run_on_devices(
+        _phases_on_rank, phases.module, inp.data, devices=train.devices, device=train.device,
+        progress=progress, cancel=phases.cancel, inp=rank_inputs, settings=settings,
+        train=train)
+    phases.results.update(results)
+    return schedule
+
+
+def _phases_on_rank(module: Any, data: dict[str, Any], *, params: Any, progress: Any,
+                    cancel: Any, inp: _Inputs, settings: dict[str, Any], train: TrainConfig
+                    ) -> tuple[dict[str, TrainResult], dict[str, Any]]:
+    """One rank of :func:`_run_phases_on_devices` (``params`` is unused: each phase picks
+    its own)."""
+    phases = _Phases(module, replace(inp, data=data), train, progress, cancel)
+    schedule = _run_phases(phases, settings, progress)
+    return phases.results, schedule
 
 
 def _tfvae_metrics(phases: _Phases, latent: np.ndarray, metrics: dict[str, Any],
@@ -435,7 +462,8 @@ def train_tfvae(
                    tf_dropout=settings["tf_dropout"], gene_dropout=settings["gene_dropout"],
                    likelihood=typed.likelihood)
     phases = _Phases(module, inp, train, progress, cancel)
-    settings["schedule"] = _run_phases(phases, settings, progress)
+    settings["schedule"] = (_run_phases(phases, settings, progress) if train.devices == 1
+                            else _run_phases_on_devices(phases, settings, progress))
     latent = encode_mean(module, inp.inputs.encoder_input, device=phases.device)
     metrics, arrays = score_latent(inp.x, latent, labels_of(adata, label_key), progress=progress)
     arrays["tf_alignment_r"] = _tfvae_metrics(phases, latent, metrics,

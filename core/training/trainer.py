@@ -23,6 +23,7 @@ from torch import nn
 
 from core.device import pick_device
 from core.errors import ConfigError
+from core.training import distributed
 from core.training.device_data import Rows, n_rows, to_device
 from core.training.progress import Progress
 from core.training.schedules import Constant, Schedule
@@ -54,6 +55,10 @@ class TrainConfig:
         bfloat16 autocast on CUDA (ignored elsewhere).
     grad_clip
         Clip the global gradient norm to this value (``None``: no clipping).
+    devices
+        Train data-parallel on this many devices, one process each (CUDA GPUs 0…N-1, or CPU
+        processes); ``batch_size`` stays the cells per optimiser step
+        (:mod:`core.training.distributed`). 1: this process, on ``device``.
     """
 
     epochs: int = 100
@@ -66,6 +71,7 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool = False
     grad_clip: float | None = None
+    devices: int = 1
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for values that cannot work."""
@@ -77,6 +83,7 @@ class TrainConfig:
             raise ConfigError("learning rate must be a positive number.")
         if not 0 <= self.val_fraction < 0.9:
             raise ConfigError("validation fraction must be in [0, 0.9).")
+        distributed.check_devices(self.device, self.devices)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe copy."""
@@ -101,6 +108,7 @@ class TrainResult:
     val_idx: np.ndarray
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    devices: int = 1
 
 
 def seed_everything(seed: int) -> None:
@@ -148,25 +156,33 @@ class _Loop:
     autocast: bool
     config: TrainConfig
     loss_kwargs: dict[str, Any]
+    parallel: distributed.DataParallel | None = None
 
     def train_epoch(self, beta: float, cancel: threading.Event | None
                     ) -> tuple[dict[str, float], bool]:
         """One pass over the training cells; returns (mean loss terms, cancelled)."""
-        module, config = self.module, self.config
+        module, config, par = self.module, self.config, self.parallel
         module.train()
-        perm = self.train_t[torch.randperm(len(self.train_t), device=self.train_t.device,
-                                           generator=self.gen)]
+        if par is None:
+            perm = self.train_t[torch.randperm(len(self.train_t), device=self.train_t.device,
+                                               generator=self.gen)]
+        else:
+            perm = par.order(self.train_t)
+        step_size = config.batch_size if par is None else par.per_rank_batch(config.batch_size)
+        loss = module.loss if par is None else par.loss_module
         sums: dict[str, torch.Tensor] = {}
         seen = 0
-        for s in range(0, len(perm), config.batch_size):
-            if cancel is not None and cancel.is_set():
+        for step, s in enumerate(range(0, len(perm), step_size)):
+            if (cancel is not None and cancel.is_set()) if par is None else par.cancelled(
+                    cancel, step):
                 return {}, True
-            idx = perm[s:s + config.batch_size]
+            idx = perm[s:s + step_size]
             if len(idx) < 2:  # BatchNorm cannot train on a single cell
                 continue
             batch = {k: v.rows(idx) for k, v in self.tensors.items()}
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.autocast):
-                terms = module.loss(batch, beta=beta, **self.loss_kwargs)
+                terms = (module.loss(batch, beta=beta, **self.loss_kwargs) if par is None
+                         else loss(batch, {"beta": beta, **self.loss_kwargs}))
             self.opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if config.grad_clip:
@@ -175,12 +191,17 @@ class _Loop:
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v.detach().float() * len(idx)
             seen += len(idx)
+        if par is not None:
+            return par.mean_terms(sums, seen), False
         return {k: float(v) / max(seen, 1) for k, v in sums.items()}, False
 
     def validate(self, beta: float) -> dict[str, float]:
         """Mean loss terms on the validation cells (empty without validation cells)."""
         if not len(self.val_t):
             return {}
+        if self.parallel is not None:
+            return self.parallel.validate(evaluate, self.val_t, tensors=self.tensors, beta=beta,
+                                          loss_kwargs=self.loss_kwargs, autocast=self.autocast)
         return evaluate(self.module, self.tensors, self.val_t, beta=beta,
                         loss_kwargs=self.loss_kwargs, autocast=self.autocast)
 
@@ -191,9 +212,10 @@ def _make_loop(module: nn.Module, data: Mapping[str, np.ndarray | sp.spmatrix],
     """Move module and data to the device and build the optimiser."""
     device = pick_device(config.device)
     module.to(device)
+    params = list(params) if params is not None else None
     # The fused kernel updates every parameter in one call: ~1 ms less per step on an H100 and
     # a third of the optimiser time on CPU for small models (one Python loop per tensor less).
-    opt = torch.optim.Adam(list(params) if params is not None else module.parameters(),
+    opt = torch.optim.Adam(params if params is not None else module.parameters(),
                            lr=config.lr, weight_decay=config.weight_decay,
                            fused=device.type in ("cuda", "cpu"))
     return _Loop(
@@ -201,13 +223,17 @@ def _make_loop(module: nn.Module, data: Mapping[str, np.ndarray | sp.spmatrix],
         train_t=torch.as_tensor(split[0], dtype=torch.long, device=device),
         val_t=torch.as_tensor(split[1], dtype=torch.long, device=device),
         opt=opt, gen=torch.Generator(device=device).manual_seed(config.seed),
-        autocast=config.bf16 and device.type == "cuda", config=config, loss_kwargs=loss_kwargs)
+        autocast=config.bf16 and device.type == "cuda", config=config, loss_kwargs=loss_kwargs,
+        parallel=distributed.DataParallel(
+            module, device, n_train=len(split[0]), seed=config.seed,
+            params=params) if distributed.active() else None)
 
 
 def _diverged(terms: dict[str, float], module: nn.Module) -> bool:
     return not all(math.isfinite(v) for v in terms.values()) or not _finite_params(module)
 
 
+@distributed.one_process_per_device
 def fit(
     module: nn.Module,
     data: Mapping[str, np.ndarray | sp.spmatrix],
@@ -231,7 +257,8 @@ def fit(
         Per-cell arrays (dense or scipy sparse), all with the same number of rows; moved to
         the device once. ``"x"`` is the usual model input.
     config
-        Optimisation settings.
+        Optimisation settings; with ``config.devices`` > 1 the call trains data-parallel in
+        one process per device and returns rank 0's result (:mod:`core.training.distributed`).
     schedule
         KL-weight schedule; β is passed to ``module.loss`` (constant 1 when ``None``).
     progress, cancel
@@ -333,7 +360,7 @@ def _finish(module: nn.Module, loop: _Loop, rows: list[dict[str, Any]], stopped:
         history=pd.DataFrame(rows), n_epochs_run=len(rows), stopped=stopped,
         train_seconds=time.perf_counter() - start, device=str(loop.train_t.device),
         best_epoch=best_epoch, train_idx=np.asarray(train_idx), val_idx=np.asarray(val_idx),
-        message=message,
+        message=message, devices=loop.parallel.world if loop.parallel is not None else 1,
     )
 
 
