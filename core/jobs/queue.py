@@ -29,8 +29,10 @@ from core.runs.schema import set_owner, write_status
 from core.training.checkpoint import CHECKPOINT_FILE
 from core.training.progress import read_progress
 
-#: The queue file, in the runs directory (hidden: ``list_runs`` skips dot-names).
-DB_FILE = ".jobs.sqlite"
+#: The queue's folder in the runs directory (hidden: ``list_runs`` skips dot-names): the
+#: SQLite file, the workers' lock and their logs.
+JOBS_DIR = ".jobs"
+DB_FILE = "queue.sqlite"
 ACTIVE = ("queued", "running")
 #: A worker that has not written a heartbeat for this long is taken as dead (it writes one
 #: every 0.5 s while training and every poll while idle).
@@ -92,15 +94,21 @@ def pid_alive(pid: int) -> bool:
 class JobQueue:
     """The queue of the runs directory ``root``."""
 
+    @staticmethod
+    def exists(root: str | Path) -> bool:
+        """Whether ``root`` has a queue (without creating one)."""
+        return (Path(root) / JOBS_DIR / DB_FILE).is_file()
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.folder = self.root / JOBS_DIR
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
         with self._db() as db:
             db.executescript(_SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.root / DB_FILE, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.folder / DB_FILE, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout = 30000")
         return _Closing(db)

@@ -90,7 +90,10 @@ def run_job(queue: JobQueue, job: JobRecord, pid: int) -> str:
     finally:
         stop.set()
         watcher.join(2)
-    if status != "done":
+    data = Path(job.spec.get("data", ""))
+    if status == "done" and data.parent == job.run_dir:
+        data.unlink(missing_ok=True)            # the app's copy of an uploaded dataset
+    elif status != "done":
         if (job.run_dir / CHECKPOINT_FILE).exists():
             write_status(job.run_dir, reason=f"{status}: {error[:200]}")
         else:                                   # nothing trained to resume
@@ -105,10 +108,10 @@ def start_worker(root: str | Path, *, idle_exit: float | None = 900.0,
 
     ``start_new_session`` puts it out of the caller's process group, so stopping the
     Streamlit server (Ctrl-C, SIGTERM to its group) does not stop training. Its output goes
-    to ``root/.workers/worker-<pid>.log``.
+    to ``root/.jobs/worker-<time>-<parent pid>.log``.
     """
     root = Path(root)
-    log_dir = log_dir or root / ".workers"
+    log_dir = log_dir or JobQueue(root).folder
     log_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "core", "worker", "--runs-dir", str(root)]
     if idle_exit is not None:
