@@ -38,7 +38,9 @@ SELECTED_RUN_KEY = "selected_run"
 PROCESS_KINDS = ("betavae", "tfvae")
 #: Jobs that train at once (one worker process each): ``SCVAE_JOB_SLOTS``, default 1 (one
 #: GPU, or this machine's two CPU cores, is shared; two jobs on 2 cores each take twice as
-#: long). A worker with nothing to do exits after ``SCVAE_WORKER_IDLE_EXIT`` seconds (600).
+#: long); 0: the app starts no worker (``python -m core worker`` processes serve the queue,
+#: e.g. one per GPU). A worker with nothing to do exits after ``SCVAE_WORKER_IDLE_EXIT``
+#: seconds (600); the app starts one again for the next job.
 SLOTS_ENV, IDLE_ENV = "SCVAE_JOB_SLOTS", "SCVAE_WORKER_IDLE_EXIT"
 #: A finished job's outcome is announced to sessions that open the page within this time.
 OUTCOME_SECONDS = 900
@@ -51,9 +53,9 @@ def registry() -> JobRegistry:
 
 
 def job_slots() -> int:
-    """How many jobs train at once (``SCVAE_JOB_SLOTS``, 1–16)."""
+    """How many workers the app keeps for the queue (``SCVAE_JOB_SLOTS``, 0–16)."""
     try:
-        return min(16, max(1, int(os.environ.get(SLOTS_ENV, "1"))))
+        return min(16, max(0, int(os.environ.get(SLOTS_ENV, "1"))))
     except ValueError:
         return 1
 
@@ -349,7 +351,7 @@ def queue_position(job: AnyJob) -> str:
     ids = [j.id for j in waiting]
     if job.id not in ids:
         return ""
-    ends = waiting_times(line, job_slots())
+    ends = waiting_times(line, max(1, job_slots()))
     ahead = ids.index(job.id)
     start = ends.get(ids[ahead - 1]) if ahead else min(
         (ends[j.id] for j in line if j.status == "running"), default=0.0)
@@ -367,7 +369,7 @@ def queue_table() -> pd.DataFrame:
     if not JobQueue.exists(root):
         return pd.DataFrame()
     line = queue().line()
-    ends = waiting_times(line, job_slots())
+    ends = waiting_times(line, max(1, job_slots()))
     me = owner_id()
     rows, position = [], 0
     for job in line:
