@@ -21,7 +21,7 @@ from ui.jobs import (
     import_run_section,
     job_outcome,
     progress_panel,
-    queue_table,
+    queue_section,
     runs_for,
     runs_table,
     submit_spec,
@@ -171,10 +171,8 @@ if start and run_safely(_start, action="starting training"):
 
 progress_panel("betavae")
 job_outcome("betavae")
-line = queue_table()
-if len(line) > 1 or (len(line) == 1 and running is None):
-    st.markdown("**Job queue** (every session's and the CLI's jobs on this server)")
-    st.dataframe(line, hide_index=True, width="stretch", key="job_queue")
+if running is None:
+    queue_section()         # others' jobs; with a job of this session, the live panel shows it
 unfinished_section(("betavae",))
 
 # ---- runs ---------------------------------------------------------------------------------------

@@ -244,7 +244,10 @@ def last_job(kind: str | None = None) -> AnyJob | None:
 
 def _current(job: AnyJob) -> AnyJob | None:
     if isinstance(job, ProcessJob):
-        record = queue().get(job.id)
+        q = queue()
+        if job.status == "running":
+            q.recover()                     # its worker died: the job ends "interrupted"
+        record = q.get(job.id)
         return ProcessJob(record) if record is not None else None
     return registry().get(session_id(), job.id)
 
@@ -310,9 +313,20 @@ def progress_panel(kind: str, *, curve_terms: Sequence[str] = ("train_recon", "t
             st.toast("Cancelling… the job stops within one batch"
                      + (" and keeps its checkpoint to resume." if isinstance(current, ProcessJob)
                         else "."))
+        if isinstance(current, ProcessJob):
+            queue_section(min_rows=2)
 
     _panel()
     return job
+
+
+def queue_section(min_rows: int = 1) -> None:
+    """The job queue table, when it has at least ``min_rows`` jobs (the live panel shows
+    it from 2: its own job, and others')."""
+    line = queue_table()
+    if len(line) >= min_rows:
+        st.markdown("**Job queue** (every session's and the CLI's jobs on this runs folder)")
+        st.dataframe(line, hide_index=True, width="stretch")
 
 
 def job_outcome(kind: str) -> None:

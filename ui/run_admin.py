@@ -68,6 +68,8 @@ def unfinished_section(models: tuple[str, ...] = ("betavae",)) -> None:
     checkpoint; Resume queues it again and it finishes with the epochs it would have had.
     """
     root = default_runs_root()
+    if JobQueue.exists(root):
+        queue().recover()                  # jobs of workers that died: unfinished here
     busy = ({str(j.run_dir) for j in queue().jobs(active=True)}
             if JobQueue.exists(root) else set())
     items = [i for i in incomplete_runs(root)
