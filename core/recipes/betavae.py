@@ -160,19 +160,15 @@ def train_betavae(
         Optimisation settings (default :data:`BETAVAE_TRAIN_DEFAULTS`).
     schedule
         β schedule; default built from ``model['schedule']``.
-    run_dir, runs_root
-        Where to write the run (a new folder under ``runs_root`` by default).
-    progress, cancel
-        From the background job.
+    run_dir, runs_root, progress, cancel
+        Where to write the run (a new folder under ``runs_root`` by default); from the job.
     batch_key
         obs column one-hot encoded into encoder and decoder (optional); adds
         ``batch_mixing_entropy_vae``/``_pca`` to the metrics.
     checkpoint_every, resume
-        The folder is marked unfinished while training and holds a checkpoint every
-        ``checkpoint_every`` epochs (default 5) and at cancel; ``resume`` continues the
-        checkpoint in ``run_dir`` (same data and settings), so the run ends with the epochs
-        it would have had uninterrupted. A cancel leaves the folder unfinished (resumable)
-        and raises :class:`~core.errors.Cancelled`.
+        Checkpoint every ``checkpoint_every`` epochs (5) and at cancel (which raises
+        :class:`~core.errors.Cancelled`, the folder left unfinished); ``resume`` continues
+        ``run_dir``'s checkpoint (:func:`core.recipes.durable.durable_fit`).
 
     Returns
     -------

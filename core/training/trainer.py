@@ -237,10 +237,9 @@ def fit(
         Optimisation settings.
     schedule
         KL-weight schedule; β is passed to ``module.loss`` (constant 1 when ``None``).
-    progress, cancel
-        Progress sink and cancel flag (checked before every batch).
-    phase
-        Name recorded in history and progress (multi-phase recipes call ``fit`` per phase).
+    progress, cancel, phase
+        Progress sink, cancel flag (checked before every batch), and the name recorded in
+        history and progress (multi-phase recipes call ``fit`` per phase).
     params
         Parameters to optimise (default: all of ``module``).
     loss_kwargs
@@ -248,8 +247,8 @@ def fit(
     split
         Explicit (train_idx, val_idx); default a seeded random split of ``val_fraction``.
     checkpoint
-        Save the loop's state into the run folder every few epochs and at cancel, and resume
-        from a saved state of this ``phase`` (:mod:`core.training.checkpoint`).
+        Save the loop's state every few epochs and at cancel; resume a saved state of this
+        ``phase`` (:mod:`core.training.checkpoint`).
 
     Returns
     -------
@@ -267,22 +266,16 @@ def fit(
     # Early stopping compares epochs at one β: the largest β of the schedule. With the loss at
     # the epoch's own β, warm-up epochs (small β, small loss) would always look best.
     beta_target = max(float(schedule.beta(e)) for e in range(config.epochs))
-    best = _Best(state=_copy_state(module))
-    rows: list[dict[str, Any]] = []
-    stopped, message = "completed", ""
-    start = time.perf_counter()
-    resumed = checkpoint.state_for(phase) if checkpoint is not None else None
-    if resumed is not None:
-        best, rows, stopped, message, start = _restore(loop, resumed, progress)
-    last_good = _copy_state(module) if resumed is not None else best.state
+    best, rows, stopped, message, start = _restore(loop, checkpoint, phase, progress)
+    last_good = _copy_state(module)
     for epoch in range(len(rows) if stopped == "completed" else config.epochs, config.epochs):
         beta = float(schedule.beta(epoch))
         train_terms, cancelled = loop.train_epoch(beta, cancel)
         if cancelled or _diverged(train_terms, module):
             stopped, message = _stop_reason(cancelled, epoch)
             module.load_state_dict(last_good)
-            if cancelled and checkpoint is not None:
-                checkpoint.flush()          # the state after the last finished epoch
+            if cancelled and checkpoint is not None:   # the state after the last finished epoch
+                checkpoint.flush()
             break
         val_terms = loop.validate(beta)
         row = _history_row(epoch, phase, beta, train_terms, val_terms, start)
@@ -323,9 +316,13 @@ def _loop_state(loop: _Loop, best: _Best, rows: list[dict[str, Any]], stopped: s
     }
 
 
-def _restore(loop: _Loop, state: dict[str, Any], progress: Progress | None
-             ) -> tuple[_Best, list[dict[str, Any]], str, str, float]:
-    """Load a :func:`_loop_state` into ``loop``; returns (best, rows, stopped, message, start)."""
+def _restore(loop: _Loop, checkpoint: Checkpointer | None, phase: str,
+             progress: Progress | None) -> tuple[_Best, list[dict[str, Any]], str, str, float]:
+    """``(best, rows, stopped, message, start)``: fresh, or a :func:`_loop_state` saved for
+    ``phase`` loaded into ``loop`` (its epochs replayed into ``progress``)."""
+    state = checkpoint.state_for(phase) if checkpoint is not None else None
+    if state is None:
+        return _Best(state=_copy_state(loop.module)), [], "completed", "", time.perf_counter()
     device = loop.train_t.device
     loop.module.load_state_dict(state["module"])
     loop.opt.load_state_dict(state["opt"])
