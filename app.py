@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui.messages import run_safely
 from ui.sidebar import sidebar_status
-from ui.state import ensure_default_dataset, get_dataset
+from ui.state import ensure_default_dataset, get_dataset, session_id
 
 # An emoji favicon is drawn in the page; a ":material/…:" one is fetched from fonts.gstatic.com.
 st.set_page_config(page_title="scVAE Studio", page_icon="🧬", layout="wide")
@@ -28,6 +28,7 @@ PAGES = [
 
 
 page = st.navigation(PAGES)
+session_id()          # the address keeps ?sid=: a reload finds this session's jobs again
 run_safely(ensure_default_dataset, action="loading the default dataset")
 
 with st.sidebar:

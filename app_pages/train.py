@@ -10,22 +10,24 @@ import streamlit as st
 from core.device import DEVICE_CHOICES
 from core.errors import ConfigError
 from core.pl.figures import line_curve
-from core.recipes.betavae import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS, train_betavae
+from core.recipes.betavae import BETAVAE_DEFAULTS, BETAVAE_TRAIN_DEFAULTS
 from core.training.schedules import make_schedule, schedule_curve
 from ui.counts import count_options
 from ui.downloads import table_download
 from ui.jobs import (
     SELECTED_RUN_KEY,
     active_job,
+    dataset_spec,
     import_run_section,
     job_outcome,
     progress_panel,
+    queue_section,
     runs_for,
     runs_table,
-    submit,
+    submit_spec,
 )
 from ui.messages import run_safely
-from ui.run_admin import delete_control, unreadable_section
+from ui.run_admin import delete_control, unfinished_section, unreadable_section
 from ui.state import require_dataset
 
 #: The page that shows each model's runs.
@@ -154,14 +156,13 @@ def _start() -> bool:
     train.validate()
     from core.device import pick_device
     pick_device(device)  # fail now, in the page, if the device is unavailable
-    adata, name, label_key, batch_key = ds.adata, ds.name, ds.label_key, counts.batch_key
+    from core.training.schedules import to_dict
 
-    def target(progress, cancel):
-        return train_betavae(adata, dataset=name, label_key=label_key, model=model, train=train,
-                             schedule=schedule, progress=progress, cancel=cancel,
-                             batch_key=batch_key)
-
-    submit("betavae", target, label=f"β-VAE on {name}", phases=["train", "metrics"])
+    spec, run_dir = dataset_spec(
+        ds, "betavae", batch_key=counts.batch_key, label=f"β-VAE on {ds.name}",
+        model={**model, "schedule": to_dict(schedule)}, seed=train.seed,
+        train={k: v for k, v in train.to_dict().items() if k != "seed"})
+    submit_spec(spec, run_dir=run_dir)       # a worker process trains it
     return True
 
 
@@ -170,6 +171,9 @@ if start and run_safely(_start, action="starting training"):
 
 progress_panel("betavae")
 job_outcome("betavae")
+if running is None:
+    queue_section()         # others' jobs; with a job of this session, the live panel shows it
+unfinished_section(("betavae",))
 
 # ---- runs ---------------------------------------------------------------------------------------
 st.subheader("Runs on this dataset")

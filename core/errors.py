@@ -20,3 +20,7 @@ class ConfigError(ScvaeError, ValueError):
 
 class TrainingError(ScvaeError, RuntimeError):
     """Training could not continue (for example the loss became NaN or Inf)."""
+
+
+class Cancelled(TrainingError):
+    """The user cancelled training; the run folder is kept unfinished with its checkpoint."""

@@ -1,20 +1,32 @@
-"""Background jobs in the UI: the server-wide registry, the live progress panel, run pickers.
+"""Background jobs in the UI: a thin client of the job queue, the live panel, run pickers.
 
-Pages submit work with :func:`submit` and draw :func:`progress_panel`; the panel is an
-``st.fragment`` that polls the job's thread-safe :class:`~core.training.progress.Progress`
-every second, so only the panel reruns while training. Streamlit is never called from the
-worker thread.
+β-VAE and TF-VAE jobs are processes (:mod:`core.jobs`): the page writes a job spec into the
+queue of the runs directory (:func:`submit_spec`), makes sure worker processes run
+(:func:`ensure_workers`), and reads the job's progress from its run folder. So a reload, a new
+tab with the same address, or a restarted server finds the job again: it is looked up by its
+owner (:func:`owner_id`, which the address carries as ``?sid=``). scGen and phenotype jobs
+still run as threads of this server (:func:`submit`, :class:`core.training.jobs.JobRegistry`):
+their inputs (uploaded tables, a trained run's features) are not yet described by a spec.
+
+:func:`progress_panel` is an ``st.fragment`` that polls the job every second, so only the
+panel reruns while training. Streamlit is never called from a worker.
 """
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core.jobs.queue import JobQueue, JobRecord, waiting_times
 from core.pl.figures import history_curves
 from core.runs import Run, data_fingerprint, default_runs_root, import_run_archive, list_runs
 from core.runs.schema import set_owner
@@ -22,12 +34,64 @@ from core.training.jobs import Job, JobRegistry, JobTarget
 from ui.state import LoadedDataset, session_id
 
 SELECTED_RUN_KEY = "selected_run"
+#: Job kinds that run as worker processes; the others are threads of this server.
+PROCESS_KINDS = ("betavae", "tfvae")
+#: Jobs that train at once (one worker process each): ``SCVAE_JOB_SLOTS``, default 1 (one
+#: GPU, or this machine's two CPU cores, is shared; two jobs on 2 cores each take twice as
+#: long); 0: the app starts no worker (``python -m core worker`` processes serve the queue,
+#: e.g. one per GPU). A worker with nothing to do exits after ``SCVAE_WORKER_IDLE_EXIT``
+#: seconds (600); the app starts one again for the next job.
+SLOTS_ENV, IDLE_ENV = "SCVAE_JOB_SLOTS", "SCVAE_WORKER_IDLE_EXIT"
+#: A finished job's outcome is announced to sessions that open the page within this time.
+OUTCOME_SECONDS = 900
 
 
 @st.cache_resource
 def registry() -> JobRegistry:
-    """One job registry per server; at most one job trains at a time, others queue."""
+    """One thread-job registry per server (scGen, phenotype); one job at a time."""
     return JobRegistry(max_running=1)
+
+
+def job_slots() -> int:
+    """How many workers the app keeps for the queue (``SCVAE_JOB_SLOTS``, 0–16)."""
+    try:
+        return min(16, max(0, int(os.environ.get(SLOTS_ENV, "1"))))
+    except ValueError:
+        return 1
+
+
+def queue() -> JobQueue:
+    """The job queue of the runs directory."""
+    return JobQueue(default_runs_root())
+
+
+@st.cache_resource
+def _started_workers() -> list:
+    """Worker processes this server started (polled so that an exited one is reaped)."""
+    return []
+
+
+def ensure_workers() -> int:
+    """Start worker processes until :func:`job_slots` are alive; returns how many started.
+
+    A file lock keeps two sessions (or two servers on one runs directory) from starting
+    workers for the same slot.
+    """
+    from core.jobs.worker import start_worker
+
+    procs = _started_workers()
+    procs[:] = [p for p in procs if p.poll() is None]      # reap the exited ones
+    root = default_runs_root()
+    try:
+        idle = float(os.environ.get(IDLE_ENV, "600"))
+    except ValueError:
+        idle = 600.0
+    with open(queue().folder / "workers.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = job_slots() - len(queue().live_workers())
+        for _ in range(max(0, missing)):
+            procs.append(start_worker(root, idle_exit=idle))
+    return max(0, missing)
 
 
 def owner_id() -> str:
@@ -40,8 +104,105 @@ def owner_id() -> str:
     return f"session:{session_id()}"
 
 
+class _FileProgress:
+    """``snapshot()`` of a process job: read from its run folder."""
+
+    def __init__(self, record: JobRecord) -> None:
+        self.record = record
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.record.progress()
+
+
+@dataclass
+class ProcessJob:
+    """A queued or running worker job, with the attributes the panels read from a thread
+    :class:`~core.training.jobs.Job`."""
+
+    record: JobRecord
+
+    id = property(lambda self: self.record.id)
+    kind = property(lambda self: self.record.kind)
+    label = property(lambda self: self.record.label)
+    owner = property(lambda self: self.record.owner)
+    created = property(lambda self: self.record.created)
+    progress = property(lambda self: _FileProgress(self.record))
+
+    @property
+    def status(self) -> str:
+        """queued, running, done, failed, cancelled or interrupted."""
+        return self.record.status
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.record.active
+
+    @property
+    def error(self) -> str:
+        """Why it failed, was cancelled or interrupted."""
+        return self.record.error
+
+    @property
+    def result(self) -> Run | None:
+        """The finished run."""
+        from core.errors import DataError
+        from core.runs import load_run
+
+        if self.record.status != "done":
+            return None
+        try:
+            return load_run(self.record.run_dir)
+        except DataError:
+            return None
+
+    def cancel(self) -> None:
+        """Ask the worker to stop (within one batch); the run keeps its checkpoint."""
+        queue().cancel(self.record.id, self.record.owner)
+
+
+AnyJob = Job | ProcessJob
+
+
+def submit_spec(spec: Any, *, run_dir: Path | None = None, resume: bool = False) -> ProcessJob:
+    """Queue a :class:`~core.jobs.spec.JobSpec` as this session's job and start a worker."""
+    from dataclasses import replace
+
+    job = queue().submit(replace(spec, owner=owner_id()), run_dir=run_dir, resume=resume)
+    ensure_workers()
+    return ProcessJob(job)
+
+
+def dataset_spec(ds: LoadedDataset, kind: str, **fields: Any) -> tuple[Any, Path]:
+    """``(spec, run folder)`` for training ``kind`` on the session's dataset.
+
+    A bundled dataset is named with its preprocessing settings (the worker preprocesses it
+    the same way, from the disk cache); any other data is written, preprocessed, into the
+    run folder as ``input.h5ad`` (removed when the run finishes).
+    """
+    from dataclasses import replace
+
+    from core.jobs.spec import JobSpec
+    from core.runs import delete_run, new_run_dir
+
+    bundled = ds.token.startswith("bundled:")
+    spec = JobSpec.from_dict({
+        "kind": kind, "data": ds.token.split(":", 1)[1] if bundled else "input.h5ad",
+        "dataset": ds.name, "preprocess": ds.config.to_dict() if bundled else None,
+        "label_key": ds.label_key, "owner": owner_id(), **fields}).check()
+    run_dir = new_run_dir(kind, ds.name, default_runs_root())
+    if not bundled:
+        try:
+            ds.adata.write_h5ad(run_dir / "input.h5ad")
+        except Exception:
+            delete_run(run_dir)
+            raise
+        spec = replace(spec, data=str(run_dir / "input.h5ad"))
+    return spec, run_dir
+
+
 def submit(kind: str, target: JobTarget, *, label: str, phases: list[str] | None = None) -> Job:
-    """Start ``target(progress, cancel)`` in the background as this session's job.
+    """Start ``target(progress, cancel)`` in a thread of this server as this session's job.
 
     A run it returns is recorded as this session's (:func:`owner_id`): only it may delete it.
     """
@@ -56,15 +217,39 @@ def submit(kind: str, target: JobTarget, *, label: str, phases: list[str] | None
     return registry().submit(session_id(), kind, owned, label=label, phases=phases)
 
 
-def active_job(kind: str | None = None) -> Job | None:
-    """This session's queued or running job (of one kind), if any."""
-    return registry().active(session_id(), kind)
+def _process_jobs(kind: str | None) -> list[ProcessJob]:
+    if kind is not None and kind not in PROCESS_KINDS:
+        return []
+    root = default_runs_root()
+    if not JobQueue.exists(root):
+        return []
+    return [ProcessJob(r) for r in queue().jobs(owner_id(), kind=kind, limit=20)]
 
 
-def last_job(kind: str | None = None) -> Job | None:
+def _all_jobs(kind: str | None) -> list[AnyJob]:
+    jobs: list[AnyJob] = [*registry().jobs(session_id(), kind), *_process_jobs(kind)]
+    return sorted(jobs, key=lambda j: j.created, reverse=True)
+
+
+def active_job(kind: str | None = None) -> AnyJob | None:
+    """This session's (owner's) queued or running job (of one kind), if any."""
+    return next((j for j in _all_jobs(kind) if j.active), None)
+
+
+def last_job(kind: str | None = None) -> AnyJob | None:
     """This session's newest job of ``kind``, whatever its status."""
-    jobs = registry().jobs(session_id(), kind)
+    jobs = _all_jobs(kind)
     return jobs[0] if jobs else None
+
+
+def _current(job: AnyJob) -> AnyJob | None:
+    if isinstance(job, ProcessJob):
+        q = queue()
+        if job.status == "running":
+            q.recover()                     # its worker died: the job ends "interrupted"
+        record = q.get(job.id)
+        return ProcessJob(record) if record is not None else None
+    return registry().get(session_id(), job.id)
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -73,13 +258,13 @@ def _fmt_eta(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
-def _draw_progress(job: Job, curve_terms: Sequence[str]) -> None:
+def _draw_progress(job: AnyJob, curve_terms: Sequence[str]) -> None:
     snap = job.progress.snapshot()
     phases = snap["phases"]
     phase_txt = (f"phase {snap['phase_index'] + 1}/{len(phases)}: **{snap['phase']}**"
                  if len(phases) > 1 else f"**{snap['phase']}**")
     if job.status == "queued":
-        st.info("Queued: another training job is using the device; this one starts next.",
+        st.info(f"Queued: {queue_position(job)} The job starts when a worker is free.",
                 icon=":material/hourglass_top:")
     st.progress(min(1.0, snap["fraction"]),
                 text=f"{job.label} · {phase_txt} · epoch {snap['epoch']}/{snap['n_epochs']} · "
@@ -115,7 +300,7 @@ def progress_panel(kind: str, *, curve_terms: Sequence[str] = ("train_recon", "t
 
     @st.fragment(run_every=1.0)
     def _panel() -> None:
-        current = registry().get(session_id(), job.id)
+        current = _current(job)
         if current is None:
             return
         if not current.active:
@@ -125,10 +310,23 @@ def progress_panel(kind: str, *, curve_terms: Sequence[str] = ("train_recon", "t
         _draw_progress(current, curve_terms)
         if st.button("Cancel", key=f"cancel_{kind}", icon=":material/stop_circle:"):
             current.cancel()
-            st.toast("Cancelling… the job stops within one epoch.")
+            st.toast("Cancelling… the job stops within one batch"
+                     + (" and keeps its checkpoint to resume." if isinstance(current, ProcessJob)
+                        else "."))
+        if isinstance(current, ProcessJob):
+            queue_section(min_rows=2)
 
     _panel()
     return job
+
+
+def queue_section(min_rows: int = 1) -> None:
+    """The job queue table, when it has at least ``min_rows`` jobs (the live panel shows
+    it from 2: its own job, and others')."""
+    line = queue_table()
+    if len(line) >= min_rows:
+        st.markdown("**Job queue** (every session's and the CLI's jobs on this runs folder)")
+        st.dataframe(line, hide_index=True, width="stretch")
 
 
 def job_outcome(kind: str) -> None:
@@ -140,16 +338,67 @@ def job_outcome(kind: str) -> None:
     if job.id in seen:
         return
     seen.add(job.id)
+    finished = getattr(getattr(job, "record", job), "finished", None)
+    if finished is not None and time.time() - finished > OUTCOME_SECONDS:
+        return
     run = job.result if isinstance(job.result, Run) else None
     if job.status == "failed":
         st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
-    elif job.status == "cancelled":
-        st.warning(f"{job.label} was cancelled." + (" The weights trained so far were saved."
-                                                     if run is not None else ""))
+    elif job.status in ("cancelled", "interrupted"):
+        kept = isinstance(job, ProcessJob) and (job.record.run_dir / "checkpoint.pt").exists()
+        st.warning(f"{job.label} was {job.status}."
+                   + (" It is kept unfinished with its checkpoint: resume or delete it under "
+                      "'Unfinished runs'." if kept else
+                      " The weights trained so far were saved." if run is not None else ""))
     elif run is not None:
         msg = run.metrics.get("message") or ""
         st.success(f"{job.label} finished: run `{run.id}`. {msg}", icon=":material/check:")
         st.session_state[SELECTED_RUN_KEY] = run.id
+
+
+def queue_position(job: AnyJob) -> str:
+    """``"position 2 of 3 · starts in ≈ 40 s."``-style text for a queued process job."""
+    if not isinstance(job, ProcessJob):
+        return "another training job is using the device."
+    line = queue().line()
+    waiting = [j for j in line if j.status == "queued"]
+    ids = [j.id for j in waiting]
+    if job.id not in ids:
+        return ""
+    ends = waiting_times(line, max(1, job_slots()))
+    ahead = ids.index(job.id)
+    start = ends.get(ids[ahead - 1]) if ahead else min(
+        (ends[j.id] for j in line if j.status == "running"), default=0.0)
+    when = f" · starts in ≈ {_fmt_eta(start)}" if start is not None and math.isfinite(
+        start) else ""
+    return f"position {ahead + 1} of {len(ids)} in the queue{when}."
+
+
+def queue_table() -> pd.DataFrame:
+    """The running and queued jobs of the runs directory: position, job, status, ETA.
+
+    Other owners' jobs show no label (only that a job of theirs holds a place).
+    """
+    root = default_runs_root()
+    if not JobQueue.exists(root):
+        return pd.DataFrame()
+    line = queue().line()
+    ends = waiting_times(line, max(1, job_slots()))
+    me = owner_id()
+    rows, position = [], 0
+    for job in line:
+        snap = job.progress() if job.status == "running" else {}
+        if job.status == "queued":
+            position += 1
+        eta = ends.get(job.id, math.nan)
+        rows.append({
+            "position": position if job.status == "queued" else 0,
+            "job": job.label if job.owner == me else "another session's job",
+            "status": job.status,
+            "epoch": f"{snap['epoch']}/{snap['n_epochs']}" if snap.get("n_epochs") else "",
+            "ends in": _fmt_eta(eta) if math.isfinite(eta) else "–",
+        })
+    return pd.DataFrame(rows)
 
 
 @st.cache_data(ttl=5, show_spinner=False)

@@ -38,9 +38,20 @@ class LoadedDataset:
 
 
 def session_id() -> str:
-    """A stable id for this browser session (owner of its training jobs)."""
+    """A stable id for this browser session (owner of its training jobs and runs).
+
+    The address carries it (``?sid=``), so a reload, a new tab opened on the same address or
+    a restarted server keeps the owner and finds its running jobs again (issue 20). Without
+    sign-in, whoever has the address is the owner; served with authentication, the user is
+    (:func:`ui.jobs.owner_id`).
+    """
     if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex[:12]
+        sid = st.query_params.get("sid", "")
+        ok = isinstance(sid, str) and len(sid) == 12 and all(c in "0123456789abcdef"
+                                                             for c in sid)
+        st.session_state["session_id"] = sid if ok else uuid.uuid4().hex[:12]
+    if st.query_params.get("sid") != st.session_state["session_id"]:
+        st.query_params["sid"] = st.session_state["session_id"]
     return st.session_state["session_id"]
 
 

@@ -16,7 +16,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.cli import datasets, inspect, network, perturb, phenotype, predict, train, validate
+from core.cli import (
+    datasets,
+    inspect,
+    jobs,
+    network,
+    perturb,
+    phenotype,
+    predict,
+    train,
+    validate,
+    worker,
+)
 from core.cli.types import EXIT_USER_ERROR, OneLineParser
 from core.errors import ScvaeError
 
@@ -30,6 +41,8 @@ COMMANDS = (
     predict,
     phenotype,
     validate,
+    jobs,
+    worker,
 )
 
 

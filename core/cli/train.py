@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from core.cli import train_betavae, train_tfvae
@@ -24,39 +23,73 @@ MODELS = {
 }
 
 
-def _load(args: argparse.Namespace):
-    from core.data.io import read
-    from core.data.preprocess import PreprocessConfig, preprocess
+def job_spec(args: argparse.Namespace):
+    """The :class:`core.jobs.spec.JobSpec` the ``train`` options describe (also what
+    ``python -m core jobs submit`` queues)."""
+    from core.jobs.spec import JobSpec
 
-    result = read(args.data, transpose=getattr(args, "transpose", False))
-    for notice in result.notices:
-        print(f"note: {notice}", file=sys.stderr)
-    config = PreprocessConfig(subset_hvg=args.subset_hvg)
-    if args.n_top_genes:
-        config = replace(config, n_top_genes=args.n_top_genes)
-    return preprocess(result.adata, config), result.name
+    if args.model not in MODELS:
+        raise ConfigError(f"Unknown model '{args.model}'; choose one of {', '.join(MODELS)}.")
+    if not args.data:
+        raise ConfigError("--data is required (a bundled dataset name or a file), unless "
+                          "--resume RUN_DIR continues a run.")
+    model, train = MODELS[args.model].job_parts(args)
+    preprocess = {"subset_hvg": bool(args.subset_hvg),
+                  **({"n_top_genes": args.n_top_genes} if args.n_top_genes else {})}
+    return JobSpec.from_dict({
+        "kind": args.model, "data": args.data, "transpose": bool(args.transpose),
+        "preprocess": preprocess, "label_key": args.label_key,
+        "batch_key": getattr(args, "batch_key", None) or None, "model": model,
+        "train": train, "seed": args.seed,
+        **({"checkpoint_every": args.checkpoint_every} if args.checkpoint_every else {}),
+    }).check()
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the options, read and preprocess the data, train, print the metrics as JSON."""
-    if args.model not in MODELS:
-        raise ConfigError(f"Unknown model '{args.model}'; choose one of {', '.join(MODELS)}.")
-    if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
-        raise ConfigError(f"Output folder {args.out} exists and is not empty; choose a new one.")
+    """Check the options, read and preprocess the data, train, print the metrics as JSON.
+
+    The run folder is marked unfinished and checkpointed while it trains; ``--resume
+    RUN_DIR`` continues such a folder from its checkpoint with the settings it was started
+    with (its ``job.json``), so it ends with the epochs it would have had uninterrupted.
+    """
+    from core.jobs.spec import execute, load_spec, write_spec
+    from core.runs import new_run_dir
     from core.training.distributed import check_devices
 
-    check_devices(args.device, args.devices)     # before the data is read
-    adata, dataset = _load(args)
-    if args.label_key and args.label_key not in adata.obs:
-        raise ConfigError(f"--label-key '{args.label_key}' is not an obs column; columns are: "
-                          f"{', '.join(map(str, adata.obs.columns))}.")
-    trained = MODELS[args.model].run(args, adata, dataset)
+    if args.resume:
+        path = Path(args.resume)
+        spec = load_spec(path)
+    else:
+        spec = job_spec(args)
+        check_devices(args.device, args.devices)     # before the data is read
+        if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
+            raise ConfigError(f"Output folder {args.out} exists and is not empty; choose a "
+                              "new one.")
+        path = Path(args.out) if args.out else new_run_dir(spec.kind, Path(spec.data).stem)
+        path.mkdir(parents=True, exist_ok=True)
+        write_spec(spec, path)
+    trained = execute(spec, path, progress=_stderr_progress(), resume=bool(args.resume))
     print(json.dumps({"run_dir": str(trained.path), **trained.metrics}, indent=2, default=str))
     return 0
 
 
+def _stderr_progress():
+    """A Progress that prints a line per epoch on stderr (stdout keeps the JSON)."""
+    from core.training.progress import Progress
+
+    class StderrProgress(Progress):
+        def update(self, epoch: int, terms: dict) -> None:
+            super().update(epoch, terms)
+            loss = terms.get("train_loss")
+            print(f"{self.phase} epoch {epoch}/{self.n_epochs}"
+                  + (f" loss {loss:.4g}" if loss is not None else ""), file=sys.stderr,
+                  flush=True)
+
+    return StderrProgress()
+
+
 def _add_common_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, metavar="NAME_OR_PATH",
+    p.add_argument("--data", default=None, metavar="NAME_OR_PATH",
                    help="bundled dataset name or a file (.h5ad, 10x .h5/.zip, CSV/TSV)")
     p.add_argument("--model", default="betavae", help=", ".join(MODELS) + " (default betavae)")
     p.add_argument("--label-key", default=None, help="obs column to score ARI/NMI against")
@@ -77,6 +110,11 @@ def _add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     p.add_argument("--transpose", action="store_true", help="CSV/TSV has genes as rows")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
+                   help="write a checkpoint every N epochs (default 5) and at cancel")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue an unfinished run folder from its checkpoint (other options "
+                        "are ignored: the run keeps the settings it was started with)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

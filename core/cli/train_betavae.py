@@ -80,9 +80,10 @@ def schedule_from_args(args: argparse.Namespace, epochs: int):
     return make_schedule(name, total_epochs=epochs, **spec)
 
 
-def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
-    """Train a β-VAE with the parsed options; returns the saved Run."""
-    from core.recipes.betavae import train_betavae
+def job_parts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model, train)`` of the job spec (:class:`core.jobs.spec.JobSpec`) the β-VAE options
+    describe; the β schedule is in ``model['schedule']``."""
+    from core.training.schedules import to_dict
 
     train = train_config(args)
     model: dict[str, Any] = {}
@@ -96,6 +97,5 @@ def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
         if getattr(args, key) is not None:
             model[key] = getattr(args, key)
     model.update(count_settings(args))
-    return train_betavae(adata, dataset=dataset, label_key=args.label_key, model=model,
-                         train=train, schedule=schedule_from_args(args, train.epochs),
-                         run_dir=args.out, batch_key=args.batch_key or None)
+    model["schedule"] = to_dict(schedule_from_args(args, train.epochs))
+    return model, {k: v for k, v in train.to_dict().items() if k != "seed"}

@@ -60,23 +60,17 @@ def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def run(args: argparse.Namespace, adata: Any, dataset: str) -> Any:
-    """Train a TF-VAE for ``python -m core train --model tfvae``; returns the saved Run.
+def job_parts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model, train)`` of the job spec for ``python -m core train --model tfvae``.
 
     Uses the common ``train`` options ``--label-key``, ``--batch-size``, ``--lr``, ``--seed``,
     ``--device``, ``--bf16``, ``--hidden``, ``--likelihood`` (gaussian, nb, zinb) and ``--out``;
     ``--epochs`` is not used (each phase has its own ``--epochs-<phase>``).
     """
-    from dataclasses import replace
+    from core.recipes.tfvae import TFVAE_TRAIN_DEFAULTS as base
 
-    from core.recipes.tfvae import TFVAE_TRAIN_DEFAULTS, train_tfvae
-
-    base = TFVAE_TRAIN_DEFAULTS
-    train = replace(base, batch_size=getattr(args, "batch_size", None) or base.batch_size,
-                    lr=getattr(args, "lr", None) or base.lr, seed=getattr(args, "seed", 0),
-                    device=getattr(args, "device", "auto"),
-                    bf16=bool(getattr(args, "bf16", False)),
-                    devices=getattr(args, "devices", 1))
-    return train_tfvae(adata, dataset=dataset, label_key=getattr(args, "label_key", None),
-                       model=tfvae_settings(args), train=train,
-                       run_dir=getattr(args, "out", None))
+    train = {"batch_size": getattr(args, "batch_size", None) or base.batch_size,
+             "lr": getattr(args, "lr", None) or base.lr,
+             "device": getattr(args, "device", "auto"), "bf16": bool(getattr(args, "bf16", False)),
+             "devices": getattr(args, "devices", 1)}
+    return tfvae_settings(args), train

@@ -13,7 +13,8 @@ from core.analysis.scoring import count_metrics, labels_of, score_latent
 from core.errors import ConfigError
 from core.models.likelihoods import DISPERSIONS, LIKELIHOODS
 from core.models.vae import DENOISING_INPUT_DROPOUT, BetaVAE
-from core.runs import Run, load_run, new_run_dir, run_config, save_run
+from core.recipes.durable import durable_fit
+from core.runs import Run, begin_run, end_run, load_run, run_config, save_run
 from core.training.inputs import hvg_gene_weights, model_input, model_inputs
 from core.training.progress import Progress
 from core.training.schedules import Schedule, make_schedule, to_dict
@@ -137,6 +138,8 @@ def train_betavae(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     batch_key: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> Run:
     """Train a β-VAE on ``adata.X``, score it against PCA, and save a run folder.
 
@@ -158,13 +161,15 @@ def train_betavae(
         Optimisation settings (default :data:`BETAVAE_TRAIN_DEFAULTS`).
     schedule
         β schedule; default built from ``model['schedule']``.
-    run_dir, runs_root
-        Where to write the run (a new folder under ``runs_root`` by default).
-    progress, cancel
-        From the background job.
+    run_dir, runs_root, progress, cancel
+        Where to write the run (a new folder under ``runs_root`` by default); from the job.
     batch_key
         obs column one-hot encoded into encoder and decoder (optional); adds
         ``batch_mixing_entropy_vae``/``_pca`` to the metrics.
+    checkpoint_every, resume
+        Checkpoint every ``checkpoint_every`` epochs (5) and at cancel (which raises
+        :class:`~core.errors.Cancelled`, the folder left unfinished); ``resume`` continues
+        ``run_dir``'s checkpoint (:func:`core.recipes.durable.durable_fit`).
 
     Returns
     -------
@@ -186,10 +191,12 @@ def train_betavae(
                      input_dropout=float(settings["input_dropout"]),
                      gene_weights=weights, likelihood=settings["likelihood"],
                      n_batch=inputs.n_batch, dispersion=settings["dispersion"])
-    result = fit(module, inputs.data, config=train, schedule=schedule, progress=progress,
-                 cancel=cancel, loss_kwargs={"free_bits": float(settings["free_bits"])})
-    if result.n_epochs_run == 0:
-        raise ConfigError(result.message or "Training stopped before the first epoch ended.")
+    path = begin_run("betavae", dataset, run_dir=run_dir, runs_root=runs_root,
+                     n_epochs=train.epochs, resume=resume)
+    result = durable_fit(path, lambda ckpt: fit(
+        module, inputs.data, config=train, schedule=schedule, progress=progress, cancel=cancel,
+        loss_kwargs={"free_bits": float(settings["free_bits"])}, checkpoint=ckpt),
+        every=checkpoint_every, resume=resume, created=run_dir is None)
     latent = encode_mean(module, inputs.encoder_input, device=result.device,
                          **inputs.encode_extra)
     metrics, arrays, failure = _score(module, inputs, result, x, latent, labels, progress)
@@ -198,9 +205,8 @@ def train_betavae(
                         settings=settings, train=train, label_key=label_key,
                         data={"batch_key": batch_key,
                               "batch_categories": inputs.batch_categories})
-    path = Path(run_dir) if run_dir else new_run_dir("betavae", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=result.history, module=module,
              latent=latent, arrays=arrays)
+    end_run(path)
     return load_run(path)
-
 

@@ -13,16 +13,19 @@ from core.runs.store import (
     RUNS_ENV,
     SCHEMA_VERSION,
     Run,
+    begin_run,
     default_runs_root,
     delete_run,
+    end_run,
     import_run_archive,
     list_runs,
     load_run,
     new_run_dir,
     run_archive,
+    run_checkpointer,
     save_run,
 )
 
-__all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "data_fingerprint",
-           "default_runs_root", "delete_run", "import_run_archive", "list_runs", "load_run",
-           "new_run_dir", "run_archive", "run_config", "run_data", "run_matches", "save_run"]
+__all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "begin_run", "data_fingerprint",
+           "default_runs_root", "delete_run", "end_run", "import_run_archive", "list_runs", "load_run",
+           "new_run_dir", "run_archive", "run_checkpointer", "run_config", "run_data", "run_matches", "save_run"]

@@ -32,6 +32,10 @@ MAX_JSON_BYTES = 32 * 1024 ** 2
 MAX_MODEL_BYTES = 1024 ** 3
 #: Name of the file holding the creating session (issue 19, item 9).
 OWNER_FILE = "owner.txt"
+#: Present while a run is not finished (issue 19, durability): queued, training, or stopped
+#: (killed, cancelled, server restarted) with a checkpoint to resume from. A finished run has
+#: none, so every run written before the file existed is complete.
+STATUS_FILE = "status.json"
 
 Check = Callable[[Any], bool]
 
@@ -112,6 +116,13 @@ METRIC_FIELDS: dict[str, Check] = {"message": OPT_STR, "complete": BOOL, "stoppe
 #: Metric name prefixes whose values are drawn as numbers.
 NUMERIC_PREFIXES = ("ari_", "nmi_", "knn_", "silhouette_", "batch_mixing", "n_epochs_run",
                     "best_epoch", "train_seconds", "final_", "r2_", "val_")
+
+
+#: ``status.json`` fields (``state`` is always ``"incomplete"`` in schema 2).
+STATUS_FIELDS: dict[str, Check] = {
+    "state": STR, "model": STR, "dataset": STR, "epoch": NONNEG_INT, "n_epochs": NONNEG_INT,
+    "phase": STR, "reason": OPT_STR, "updated": OPT_NUM, "job": OPT_STR,
+}
 
 
 def _check_fields(obj: dict[str, Any], fields: dict[str, Check], where: str) -> None:
@@ -242,6 +253,82 @@ class Unreadable:
         return self.path.name
 
 
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The validated ``status.json`` of a run folder, or ``None`` for a finished run.
+
+    Raises
+    ------
+    DataError
+        When the file is damaged or of the wrong shape.
+    """
+    f = Path(path) / STATUS_FILE
+    if not f.exists():
+        return None
+    status = read_json(f, required=True)
+    if not isinstance(status, dict) or status.get("state") != "incomplete":
+        raise DataError(f"Run {Path(path).name}: {STATUS_FILE} is not a run status.")
+    try:
+        _check_fields(status, STATUS_FIELDS, "status")
+    except DataError as exc:
+        raise DataError(f"Run {Path(path).name}: {exc}") from None
+    return status
+
+
+def write_status(path: Path, **fields: Any) -> None:
+    """Mark ``path`` incomplete (atomically), updating the fields given."""
+    import os
+    import time
+
+    f = Path(path) / STATUS_FILE
+    try:
+        status = read_status(path) or {}
+    except DataError:
+        status = {}
+    status.update(fields, state="incomplete", updated=time.time())
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(json.dumps(status), encoding="utf-8")
+    os.replace(tmp, f)
+
+
+def clear_status(path: Path) -> None:
+    """Mark ``path`` finished (a complete run)."""
+    (Path(path) / STATUS_FILE).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A run folder that is not finished: its status (epoch, reason) and owner."""
+
+    path: Path
+    status: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        """Folder name."""
+        return self.path.name
+
+    @property
+    def owner(self) -> str | None:
+        """Who may resume or delete it."""
+        return owner_of(self.path)
+
+
+def incomplete_runs(root: Path) -> list[Incomplete]:
+    """Unfinished run folders under ``root`` (newest first); a damaged status is unreadable."""
+    if not Path(root).is_dir():
+        return []
+    found = []
+    for p in sorted(Path(root).iterdir(), reverse=True):
+        if p.is_dir() and not p.name.startswith("."):
+            try:
+                status = read_status(p)
+            except (DataError, OSError):
+                continue
+            if status is not None:
+                found.append(Incomplete(p, status))
+    return found
+
+
 def unreadable_runs(root: Path) -> list[Unreadable]:
     """Folders under ``root`` that look like runs but fail validation (or have a hidden name).
 
@@ -253,9 +340,11 @@ def unreadable_runs(root: Path) -> list[Unreadable]:
     for p in sorted(root.iterdir()):
         if not p.is_dir() or p.name.startswith(".import-"):
             continue
-        if not (p / "config.json").exists():
+        if not (p / "config.json").exists() and not (p / STATUS_FILE).exists():
             continue
         try:
+            if read_status(p) is not None:
+                continue                    # unfinished: listed by incomplete_runs
             read_run_json(p)
         except (DataError, OSError) as exc:
             found.append(Unreadable(p, str(exc)))

@@ -29,7 +29,14 @@ from torch import nn
 
 from core.data.limits import copy_member
 from core.errors import DataError
-from core.runs.schema import MAX_JSON_BYTES, SCHEMA_VERSION, check_module_size, read_run_json
+from core.runs.schema import (
+    MAX_JSON_BYTES,
+    SCHEMA_VERSION,
+    STATUS_FILE,
+    check_module_size,
+    read_run_json,
+    read_status,
+)
 
 RUNS_ENV = "SCVAE_RUNS_DIR"
 
@@ -207,6 +214,10 @@ def save_run(path: str | Path, *, config: dict[str, Any], metrics: dict[str, Any
 def load_run(path: str | Path) -> Run:
     """Read a run folder written by :func:`save_run`, validated (:mod:`core.runs.schema`)."""
     path = Path(path)
+    status = read_status(path)
+    if status is not None:
+        raise DataError(f"Run {path.name} is not finished (epoch {status.get('epoch', 0)} of "
+                        f"{status.get('n_epochs', '?')}); resume it or delete it.")
     if not (path / "config.json").is_file():
         raise DataError(f"{path} is not a run folder (no config.json).")
     config, metrics = read_run_json(path)
@@ -226,8 +237,9 @@ def list_runs(root: str | Path | None = None, *, model: str | None = None,
         return []
     runs = []
     for p in sorted(root.iterdir(), reverse=True):
-        if p.name.startswith(".") or not (p / "config.json").is_file():
-            continue            # hidden: e.g. an import still being unpacked
+        if (p.name.startswith(".") or not (p / "config.json").is_file()
+                or (p / STATUS_FILE).exists()):
+            continue            # hidden (an import being unpacked) or not finished
         try:
             run = load_run(p)
         except (DataError, OSError, ValueError):
@@ -330,6 +342,43 @@ def import_run_archive(data: bytes, root: str | Path | None = None) -> Run:
             # damaged weights, or a model this version cannot build
             raise DataError(f"The run '{name}' in the .zip does not load: {text[:200]}") from exc
     return load_run(target)
+
+
+def begin_run(model: str, dataset: str, *, run_dir: str | Path | None = None,
+              runs_root: str | Path | None = None, n_epochs: int = 0,
+              resume: bool = False) -> Path:
+    """The folder a recipe trains into, marked unfinished (``status.json``) until
+    :func:`end_run`; a new folder under ``runs_root`` unless ``run_dir`` is given."""
+    from core.runs.schema import write_status
+
+    path = Path(run_dir) if run_dir else new_run_dir(model, dataset, runs_root)
+    if resume and not path.is_dir():
+        raise DataError(f"{path} is not a run folder to resume.")
+    path.mkdir(parents=True, exist_ok=True)
+    write_status(path, model=model, dataset=str(dataset), n_epochs=int(n_epochs),
+                 **({} if resume else {"epoch": 0}))
+    return path
+
+
+def run_checkpointer(path: Path, *, every: int | None = None, resume: bool = False):
+    """A :class:`~core.training.checkpoint.Checkpointer` for the run folder ``path`` that
+    records each checkpoint's phase and epoch in ``status.json``."""
+    from core.runs.schema import write_status
+    from core.training.checkpoint import CHECKPOINT_EVERY, Checkpointer
+
+    return Checkpointer(path, every=int(every or CHECKPOINT_EVERY), resume=resume,
+                        on_save=lambda phase, epoch: write_status(path, phase=phase,
+                                                                  epoch=epoch))
+
+
+def end_run(path: str | Path) -> None:
+    """Mark the run finished: drop its status and checkpoint (the run files are saved)."""
+    from core.runs.schema import clear_status
+    from core.training.checkpoint import clear_checkpoint
+
+    clear_status(Path(path))
+    clear_checkpoint(Path(path))
+    (Path(path) / "progress.json").unlink(missing_ok=True)
 
 
 def delete_run(path: str | Path) -> None:

@@ -374,6 +374,9 @@ def one_process_per_device(fit: Callable[..., Any]) -> Callable[..., Any]:
                   cancel: Any = None, **kwargs: Any) -> Any:
         if config.devices > 1 and not active():
             config.validate()
+            # Checkpoints are written by one process only; a data-parallel fit does not
+            # checkpoint yet (its run folder is still written whole at the end).
+            kwargs["checkpoint"] = None
             return run_on_devices(launching, module, data, devices=config.devices,
                                   device=config.device, params=params, progress=progress,
                                   cancel=cancel, config=config, **kwargs)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
+
+#: File the worker process writes a job's progress to, in the run folder.
+PROGRESS_FILE = "progress.json"
 
 
 class Progress:
@@ -62,3 +68,75 @@ class Progress:
                 "elapsed_seconds": time.monotonic() - self.started,
                 "history": list(self.history),
             }
+
+
+class FileProgress(Progress):
+    """A :class:`Progress` that also writes itself to ``folder/progress.json`` on every change.
+
+    The worker process trains with it; the page reads the file (:func:`read_progress`), so it
+    sees the job after a reload, in a new tab or after a server restart. A write is a few kB
+    (the history so far), atomic (write, then rename).
+    """
+
+    def __init__(self, folder: str | Path, phases: list[str] | None = None) -> None:
+        super().__init__(phases)
+        self.folder = Path(folder)
+        self._wall_started = time.time()
+        self._wall_phase = time.time()
+        self._write()
+
+    def set_phase(self, phase: str, n_epochs: int, message: str = "") -> None:
+        """As :meth:`Progress.set_phase`, then write the file."""
+        super().set_phase(phase, n_epochs, message)
+        self._wall_phase = time.time()
+        self._write()
+
+    def update(self, epoch: int, terms: dict[str, float]) -> None:
+        """As :meth:`Progress.update`, then write the file."""
+        super().update(epoch, terms)
+        self._write()
+
+    def note(self, message: str) -> None:
+        """As :meth:`Progress.note`, then write the file."""
+        super().note(message)
+        self._write()
+
+    def _write(self) -> None:
+        with self._lock:
+            state = {"phases": self.phases, "phase": self.phase, "epoch": self.epoch,
+                     "n_epochs": self.n_epochs, "terms": self.terms, "history": self.history,
+                     "message": self.message, "started": self._wall_started,
+                     "phase_started": self._wall_phase, "updated": time.time()}
+        tmp = self.folder / f".{PROGRESS_FILE}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(state, default=float), encoding="utf-8")
+            os.replace(tmp, self.folder / PROGRESS_FILE)
+        except OSError:        # the run folder was deleted under the job: nothing to show
+            pass
+
+
+def read_progress(folder: str | Path) -> dict[str, Any]:
+    """The snapshot (:meth:`Progress.snapshot` keys) a :class:`FileProgress` last wrote.
+
+    A missing or half-read file gives an empty snapshot (phase "starting", epoch 0).
+    """
+    try:
+        state = json.loads((Path(folder) / PROGRESS_FILE).read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError
+    except (OSError, ValueError):
+        state = {}
+    now = time.time()
+    epoch, n_epochs = int(state.get("epoch", 0)), int(state.get("n_epochs", 0))
+    frac = epoch / n_epochs if n_epochs else 0.0
+    elapsed = now - float(state.get("phase_started", now))
+    phases = list(state.get("phases") or ["starting"])
+    phase = str(state.get("phase", phases[0]))
+    return {"phase": phase, "phases": phases,
+            "phase_index": phases.index(phase) if phase in phases else 0,
+            "epoch": epoch, "n_epochs": n_epochs, "fraction": frac,
+            "terms": dict(state.get("terms") or {}),
+            "eta_seconds": elapsed / frac * (1 - frac) if frac > 0 else math.nan,
+            "message": str(state.get("message", "")),
+            "elapsed_seconds": now - float(state.get("started", now)),
+            "history": list(state.get("history") or [])}

@@ -8,6 +8,7 @@ logged. Any mapping with a scalar ``"loss"`` works the same.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -24,6 +25,7 @@ from torch import nn
 from core.device import pick_device
 from core.errors import ConfigError
 from core.training import distributed
+from core.training.checkpoint import Checkpointer
 from core.training.device_data import Rows, n_rows, to_device
 from core.training.progress import Progress
 from core.training.schedules import Constant, Schedule
@@ -246,6 +248,7 @@ def fit(
     params: Iterable[nn.Parameter] | None = None,
     loss_kwargs: dict[str, Any] | None = None,
     split: tuple[np.ndarray, np.ndarray] | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> TrainResult:
     """Train ``module`` on ``data`` and keep the best (or last finite) weights.
 
@@ -261,16 +264,18 @@ def fit(
         one process per device and returns rank 0's result (:mod:`core.training.distributed`).
     schedule
         KL-weight schedule; β is passed to ``module.loss`` (constant 1 when ``None``).
-    progress, cancel
-        Progress sink and cancel flag (checked before every batch).
-    phase
-        Name recorded in history and progress (multi-phase recipes call ``fit`` per phase).
+    progress, cancel, phase
+        Progress sink, cancel flag (checked before every batch), and the name recorded in
+        history and progress (multi-phase recipes call ``fit`` per phase).
     params
         Parameters to optimise (default: all of ``module``).
     loss_kwargs
         Extra keyword arguments for ``module.loss``.
     split
         Explicit (train_idx, val_idx); default a seeded random split of ``val_fraction``.
+    checkpoint
+        Save the loop's state every few epochs and at cancel; resume a saved state of this
+        ``phase`` (:mod:`core.training.checkpoint`).
 
     Returns
     -------
@@ -288,31 +293,79 @@ def fit(
     # Early stopping compares epochs at one β: the largest β of the schedule. With the loss at
     # the epoch's own β, warm-up epochs (small β, small loss) would always look best.
     beta_target = max(float(schedule.beta(e)) for e in range(config.epochs))
-    best = _Best(state=_copy_state(module))
-    last_good = best.state
-    rows: list[dict[str, Any]] = []
-    stopped, message = "completed", ""
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
+    best, rows, stopped, message, start = _restore(loop, checkpoint, phase, progress)
+    last_good = _copy_state(module)
+    for epoch in range(len(rows) if stopped == "completed" else config.epochs, config.epochs):
         beta = float(schedule.beta(epoch))
         train_terms, cancelled = loop.train_epoch(beta, cancel)
         if cancelled or _diverged(train_terms, module):
             stopped, message = _stop_reason(cancelled, epoch)
             module.load_state_dict(last_good)
+            if cancelled and checkpoint is not None:   # the state after the last finished epoch
+                checkpoint.flush()
             break
         val_terms = loop.validate(beta)
         row = _history_row(epoch, phase, beta, train_terms, val_terms, start)
         rows.append(row)
         last_good = _copy_state(module)
         if progress is not None:
-            progress.update(epoch + 1, {"beta": beta, **{k: v for k, v in row.items()
-                                                         if k.startswith(("train_", "val_"))}})
+            progress.update(epoch + 1, _progress_terms(row))
         best.update(_monitor(val_terms or train_terms, beta, beta_target), epoch + 1, last_good)
         if config.patience is not None and len(val_idx) and best.bad_epochs >= config.patience:
             stopped = "early_stopping"
             message = f"Stopped early at epoch {epoch + 1}; kept the best epoch {best.epoch}."
+        if checkpoint is not None:
+            checkpoint.epoch_end(phase, epoch + 1, _loop_state(loop, best, rows, stopped,
+                                                               message, start))
+        if stopped != "completed":
             break
     return _finish(module, loop, rows, stopped, message, best, start, train_idx, val_idx)
+
+
+def _progress_terms(row: dict[str, Any]) -> dict[str, float]:
+    """β and the loss terms of a history row, as the progress view shows them."""
+    return {"beta": row["beta"], **{k: v for k, v in row.items()
+                                    if k.startswith(("train_", "val_"))}}
+
+
+def _loop_state(loop: _Loop, best: _Best, rows: list[dict[str, Any]], stopped: str,
+                message: str, start: float) -> dict[str, Any]:
+    """Everything :func:`_restore` needs to continue after this epoch exactly (copies)."""
+    device = loop.train_t.device
+    return {
+        "module": _copy_state(loop.module), "opt": copy.deepcopy(loop.opt.state_dict()),
+        "gen": loop.gen.get_state(), "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "rows": [dict(r) for r in rows], "stopped": stopped, "message": message,
+        "best": {"state": best.state, "value": best.value, "epoch": best.epoch,
+                 "bad_epochs": best.bad_epochs},
+        "elapsed": time.perf_counter() - start,
+    }
+
+
+def _restore(loop: _Loop, checkpoint: Checkpointer | None, phase: str,
+             progress: Progress | None) -> tuple[_Best, list[dict[str, Any]], str, str, float]:
+    """``(best, rows, stopped, message, start)``: fresh, or a :func:`_loop_state` saved for
+    ``phase`` loaded into ``loop`` (its epochs replayed into ``progress``)."""
+    state = checkpoint.state_for(phase) if checkpoint is not None else None
+    if state is None:
+        return _Best(state=_copy_state(loop.module)), [], "completed", "", time.perf_counter()
+    device = loop.train_t.device
+    loop.module.load_state_dict(state["module"])
+    loop.opt.load_state_dict(state["opt"])
+    loop.gen.set_state(state["gen"])
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    b = state["best"]
+    best = _Best(state={k: v.to(device) for k, v in b["state"].items()}, value=b["value"],
+                 epoch=b["epoch"], bad_epochs=b["bad_epochs"])
+    rows = [dict(r) for r in state["rows"]]
+    if progress is not None:
+        for row in rows:
+            progress.update(row["epoch"], _progress_terms(row))
+    return (best, rows, state["stopped"], state["message"],
+            time.perf_counter() - float(state["elapsed"]))
 
 
 def _split(data: Mapping[str, Any], config: TrainConfig,

@@ -13,6 +13,26 @@ FAST_TFVAE = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 3, "epochs_
               "epochs_masked_fine": 1, "epochs_vae": 1}
 
 
+@pytest.fixture(autouse=True)
+def _stop_job_workers(monkeypatch):
+    """Workers the app starts for a test's runs directory exit soon when idle, and are
+    stopped (by pid, from that queue) when the test ends."""
+    import os
+    import signal
+
+    monkeypatch.setenv("SCVAE_WORKER_IDLE_EXIT", "20")
+    yield
+    from core.jobs.queue import JobQueue
+
+    root = os.environ.get("SCVAE_RUNS_DIR")
+    if root and JobQueue.exists(root):
+        for pid in JobQueue(root).live_workers():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
 def download_labels(at: AppTest) -> list[str]:
     """Labels of every download button on the page."""
     return [b.proto.label for b in at.get("download_button")]
