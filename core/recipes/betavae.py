@@ -123,6 +123,17 @@ def _score(module: BetaVAE, inputs: Any, result: TrainResult, x: Any, latent: An
     return metrics, arrays, None
 
 
+def build_module(settings: dict[str, Any], n_vars: int, seed: int, *,
+                 gene_weights: Any = None, n_batch: int = 0) -> BetaVAE:
+    """The seeded :class:`BetaVAE` of resolved ``settings`` for ``n_vars`` genes."""
+    seed_everything(seed)
+    return BetaVAE(n_vars, settings["n_latent"], settings["hidden"],
+                   batch_norm=settings["batch_norm"], dropout=settings["dropout"],
+                   input_dropout=float(settings["input_dropout"]),
+                   gene_weights=gene_weights, likelihood=settings["likelihood"],
+                   n_batch=n_batch, dispersion=settings["dispersion"])
+
+
 def train_betavae(
     adata: Any,
     *,
@@ -179,12 +190,8 @@ def train_betavae(
     labels = labels_of(adata, label_key)
     inputs = model_inputs(adata, x, likelihood=settings["likelihood"], batch_key=batch_key)
     weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
-    seed_everything(train.seed)
-    module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
-                     batch_norm=settings["batch_norm"], dropout=settings["dropout"],
-                     input_dropout=float(settings["input_dropout"]),
-                     gene_weights=weights, likelihood=settings["likelihood"],
-                     n_batch=inputs.n_batch, dispersion=settings["dispersion"])
+    module = build_module(settings, adata.n_vars, train.seed, gene_weights=weights,
+                          n_batch=inputs.n_batch)
     result = fit(module, inputs.data, config=train, schedule=schedule, progress=progress,
                  cancel=cancel, loss_kwargs={"free_bits": float(settings["free_bits"])})
     if result.n_epochs_run == 0:
