@@ -158,7 +158,7 @@ def to_device(data: Mapping[str, Any], device: torch.device) -> dict[str, Rows]:
     out: dict[str, Rows] = {}
     n = None
     for key, value in data.items():
-        if isinstance(value, (TransformedRows, HostRows, DenseRows, CSRRows)):
+        if hasattr(value, "rows") and hasattr(value, "n"):
             rows: Rows = value          # already a row source (built for this device)
         elif sp.issparse(value):
             rows = CSRRows(value, device)
