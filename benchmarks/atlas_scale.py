@@ -41,7 +41,8 @@ import torch
 torch.set_num_threads(int(sys.argv[7]))
 from core.recipes.betavae_backed import train_betavae_backed
 from core.training.trainer import TrainConfig
-path, out, device, epochs, bs, mode = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[8]
+path, out, device, mode = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[8]
+epochs, bs = int(sys.argv[5]), int(sys.argv[6])
 score_cells = int(sys.argv[9])
 base = hwm_mb()
 t0 = time.perf_counter()
@@ -72,7 +73,8 @@ if mode == "in_memory":
     rows.tensor, rows.n, rows.shape = dense, n, tuple(dense.shape)
     res = fit(m, {"x": rows}, config=train, schedule=_schedule_of(settings, epochs))
     h = res.history
-    print(json.dumps({"mode": mode, "epoch_seconds": h["seconds"].diff().fillna(h["seconds"]).round(3).tolist(),
+    per_epoch = h["seconds"].diff().fillna(h["seconds"]).round(3).tolist()
+    print(json.dumps({"mode": mode, "epoch_seconds": per_epoch,
                       "peak_rss_mb": round(hwm_mb(), 1)}))
     sys.exit(0)
 run = train_betavae_backed(path, train=train, run_dir=out, resident=(mode == "memory"),
