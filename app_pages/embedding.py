@@ -106,8 +106,15 @@ hover_cols = [c for c in (ds.label_key, "condition", "cell_type") if c and c in 
 hover = adata.obs[list(dict.fromkeys(hover_cols))].copy()
 hover.insert(0, "cell", adata.obs_names)
 
-strata = adata.obs[ds.label_key].astype(str).to_numpy() if ds.label_key else None
-idx = stratified_subsample(n_cells, size, strata)
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _subsample(run_id: str, label_key: str | None, size: int, _obs) -> np.ndarray:
+    """The stratified cells (cached: np.unique over 1M labels takes ~0.5 s per rerun)."""
+    strata = _obs[label_key].astype(str).to_numpy() if label_key else None
+    return stratified_subsample(len(_obs), size, strata)
+
+
+idx = _subsample(run.id, ds.label_key, size, adata.obs)
 dims = run.latent.shape[1]
 left, right = st.columns(2)
 slot_vae, slot_pca = left.empty(), right.empty()
