@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -79,3 +81,38 @@ def project_onto(reference_latent: np.ndarray, reference_coords: np.ndarray,
         nearest reference points in latent space.
     """
     return KnnProjector(reference_latent, reference_coords, k=k)(new_latent)
+
+
+def pca_streamed(chunks: Any, mean: np.ndarray, std: np.ndarray, n_components: int
+                 ) -> np.ndarray:
+    """PCA of the scaled data ``(L − mean) / std`` without forming it: L stays sparse.
+
+    ``chunks()`` returns a fresh iterator over CSR row blocks of L (e.g. log1p values); it is
+    walked twice, once for the gene × gene Gram matrix (``Lᵀ L``, sparse products) and once to
+    project. Memory: genes² float64 (32 MB for 2,000 genes) plus one block. Exact principal
+    components of the unclipped scaled data (the in-memory path clips at ±10 first, which moves
+    only values beyond 10 SD).
+
+    Returns
+    -------
+    numpy.ndarray
+        cells × ``n_components`` float32 scores (component signs as sklearn's ``svd_flip``).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
+    gram = np.zeros((len(mean), len(mean)))
+    n = 0
+    for block in chunks():
+        block = sp.csr_matrix(block, dtype=np.float64)
+        gram += (block.T @ block).toarray()
+        n += block.shape[0]
+    cov = (gram / n - np.outer(mean, mean)) / np.outer(std, std)
+    vals, vecs = np.linalg.eigh(cov)
+    k = int(min(n_components, len(mean) - 1))
+    comps = vecs[:, ::-1][:, :k]
+    signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), range(k)])
+    comps = comps * signs
+    w = comps / std[:, None]
+    offset = (mean / std) @ comps
+    return np.concatenate([np.asarray(sp.csr_matrix(b) @ w) - offset for b in chunks()]
+                          ).astype(np.float32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from core.cli import train_betavae, train_tfvae
@@ -56,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from core.runs import new_run_dir
     from core.training.distributed import check_devices
 
+    if not args.resume and _backed(args):
+        if args.out and Path(args.out).exists() and any(Path(args.out).iterdir()):
+            raise ConfigError(f"Output folder {args.out} exists and is not empty; choose a "
+                              "new one.")
+        return _run_backed(args)
     if args.resume:
         path = Path(args.resume)
         spec = load_spec(path)
@@ -88,6 +94,41 @@ def _stderr_progress():
     return StderrProgress()
 
 
+def _backed(args: argparse.Namespace) -> bool:
+    """Whether to read ``--data`` from disk (``--backed on``, or ``auto`` and a large .h5ad)."""
+    from core.data.backed import is_large_h5ad
+
+    if args.backed == "off" or not str(args.data).lower().endswith(".h5ad"):
+        if args.backed == "on":
+            raise ConfigError("--backed on needs an .h5ad file.")
+        return False
+    return args.backed == "on" or is_large_h5ad(args.data)
+
+
+def _run_backed(args: argparse.Namespace) -> int:
+    """Train the β-VAE on the .h5ad read from disk (core.recipes.betavae_backed)."""
+    from core.cli.train_betavae import schedule_from_args, train_config
+    from core.data.preprocess import PreprocessConfig
+    from core.recipes.betavae_backed import train_betavae_backed
+
+    if args.model != "betavae" or args.likelihood != "gaussian" or args.batch_key:
+        raise ConfigError("Reading from disk (--backed) trains the Gaussian β-VAE without a "
+                          "batch key for now; use --backed off to load the file in memory.")
+    pre = PreprocessConfig(subset_hvg=args.subset_hvg)
+    if args.n_top_genes:
+        pre = replace(pre, n_top_genes=args.n_top_genes)
+    train = train_config(args)
+    model = {"n_latent": args.latent} if args.latent is not None else {}
+    if args.hidden:
+        model["hidden"] = list(args.hidden)
+    trained = train_betavae_backed(args.data, label_key=args.label_key, model=model,
+                                   train=train, schedule=schedule_from_args(args, train.epochs),
+                                   preprocess=pre, resident=args.backed_reads == "memory",
+                                   run_dir=args.out)
+    print(json.dumps({"run_dir": str(trained.path), **trained.metrics}, indent=2, default=str))
+    return 0
+
+
 def _add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, metavar="NAME_OR_PATH",
                    help="bundled dataset name or a file (.h5ad, 10x .h5/.zip, CSV/TSV)")
@@ -115,6 +156,12 @@ def _add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_DIR",
                    help="continue an unfinished run folder from its checkpoint (other options "
                         "are ignored: the run keeps the settings it was started with)")
+    p.add_argument("--backed", choices=["auto", "on", "off"], default="auto",
+                   help="read an .h5ad from disk in row chunks instead of loading X (auto: "
+                        "when dense X would exceed 2 GB)")
+    p.add_argument("--backed-reads", choices=["memory", "disk"], default="memory",
+                   help="with --backed: keep the counts as CSR on the device (memory, default) "
+                        "or read every batch from the file (disk; for counts larger than RAM)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -125,6 +125,17 @@ def _score(module: BetaVAE, inputs: Any, result: TrainResult, x: Any, latent: An
     return metrics, arrays, None
 
 
+def build_module(settings: dict[str, Any], n_vars: int, seed: int, *,
+                 gene_weights: Any = None, n_batch: int = 0) -> BetaVAE:
+    """The seeded :class:`BetaVAE` of resolved ``settings`` for ``n_vars`` genes."""
+    seed_everything(seed)
+    return BetaVAE(n_vars, settings["n_latent"], settings["hidden"],
+                   batch_norm=settings["batch_norm"], dropout=settings["dropout"],
+                   input_dropout=float(settings["input_dropout"]),
+                   gene_weights=gene_weights, likelihood=settings["likelihood"],
+                   n_batch=n_batch, dispersion=settings["dispersion"])
+
+
 def train_betavae(
     adata: Any,
     *,
@@ -185,18 +196,16 @@ def train_betavae(
     labels = labels_of(adata, label_key)
     inputs = model_inputs(adata, x, likelihood=settings["likelihood"], batch_key=batch_key)
     weights = hvg_gene_weights(adata, float(settings["hvg_weight"]))
-    seed_everything(train.seed)
-    module = BetaVAE(adata.n_vars, settings["n_latent"], settings["hidden"],
-                     batch_norm=settings["batch_norm"], dropout=settings["dropout"],
-                     input_dropout=float(settings["input_dropout"]),
-                     gene_weights=weights, likelihood=settings["likelihood"],
-                     n_batch=inputs.n_batch, dispersion=settings["dispersion"])
+    module = build_module(settings, adata.n_vars, train.seed, gene_weights=weights,
+                          n_batch=inputs.n_batch)
     path = begin_run("betavae", dataset, run_dir=run_dir, runs_root=runs_root,
                      n_epochs=train.epochs, resume=resume)
     result = durable_fit(path, lambda ckpt: fit(
         module, inputs.data, config=train, schedule=schedule, progress=progress, cancel=cancel,
         loss_kwargs={"free_bits": float(settings["free_bits"])}, checkpoint=ckpt),
         every=checkpoint_every, resume=resume, created=run_dir is None)
+    if result.n_epochs_run == 0:
+        raise ConfigError(result.message or "Training stopped before the first epoch ended.")
     latent = encode_mean(module, inputs.encoder_input, device=result.device,
                          **inputs.encode_extra)
     metrics, arrays, failure = _score(module, inputs, result, x, latent, labels, progress)
