@@ -342,6 +342,28 @@ def scores_table(scores: dict[str, dict[str, float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: Scores where lower is better (the rest: higher is better, kNN mixing: closer to 1).
+LOWER_IS_BETTER = ("energy", "mmd")
+
+
+def score_goodness(key: str, values: pd.Series) -> pd.Series:
+    """``values`` of score ``key`` turned so that higher is always better (for ranking)."""
+    if key in LOWER_IS_BETTER:
+        return -values
+    if key == "knn_mixing":
+        return -(values - 1.0).abs()
+    return values
+
+
+def best_per_score(table: pd.DataFrame) -> dict[str, str]:
+    """For each score column of a :func:`scores_table`, the method with the best value."""
+    out = {}
+    for key in SCORE_TITLES:
+        if key in table and table[key].notna().any():
+            out[key] = str(table.loc[score_goodness(key, table[key]).idxmax(), "method"])
+    return out
+
+
 def gene_table(gene_names: Sequence[str], *, control: np.ndarray, real: np.ndarray,
                predicted: np.ndarray, degs: pd.DataFrame,
                n_top: int = N_TOP_DEGS) -> pd.DataFrame:
