@@ -242,3 +242,13 @@ def test_default_predictor_is_control_plus_decoded_change():
     assert set(m["variants"]) == {"scgen"}
     # Control unchanged is the control set itself: far from the stimulated cells (+1 on 5 genes).
     assert res.scores["control_unchanged"]["energy"] > res.scores["mean_shift"]["energy"]
+
+
+def test_best_per_score_knows_which_way_is_better():
+    table = sg.scores_table({
+        "scgen_residual": {"r2_top100": 0.9, "energy": 0.5, "mmd": 0.02, "knn_mixing": 0.8},
+        "mean_shift": {"r2_top100": 0.8, "energy": 0.3, "mmd": 0.05, "knn_mixing": 1.3},
+        "control_unchanged": {"r2_top100": 0.5, "energy": 2.0, "mmd": 0.2, "knn_mixing": 0.1}})
+    assert list(table["method"]) == ["scgen_residual", "control_unchanged", "mean_shift"]
+    assert sg.best_per_score(table) == {"r2_top100": "scgen_residual", "energy": "mean_shift",
+                                        "mmd": "scgen_residual", "knn_mixing": "scgen_residual"}
