@@ -17,8 +17,8 @@ def test_identical_sets_score_zero_and_fully_mixed():
     a = _cloud()
     assert dd.energy_distance(a, a) == 0.0
     assert dd.mmd_rbf(a, a, bandwidth=1.0) == 0.0
-    # Each cell is its own twin: half of its neighbours (the twins') come from the other set.
-    assert dd.knn_mixing(a, a.copy(), k=2) == pytest.approx(0.5 / (200 / 399), rel=1e-6)
+    # Each cell has an exact twin in the other set, counted among its neighbours.
+    assert dd.knn_mixing(a, a.copy(), k=1) == pytest.approx(1 / (200 / 399))
 
 
 def test_energy_and_mmd_grow_with_the_shift():
@@ -42,6 +42,13 @@ def test_knn_mixing_separate_clouds_is_zero_and_draws_of_one_law_near_one():
     a = _cloud(seed=3)
     assert dd.knn_mixing(a, a + 100.0) == 0.0
     assert dd.knn_mixing(a, _cloud(seed=4)) == pytest.approx(1.0, abs=0.15)
+
+
+def test_knn_mixing_sees_a_collapsed_prediction_as_its_own_cloud():
+    real = _cloud(n=300, d=50, seed=7)
+    collapsed = 0.1 * _cloud(n=300, d=50, seed=8)  # right mean, a tenth of the spread
+    assert dd.knn_mixing(collapsed, real) < 0.1
+    assert dd.energy_distance(collapsed, real) > dd.energy_distance(_cloud(300, 50, 9), real)
 
 
 def test_reference_space_scores_a_shifted_copy_worse():
