@@ -12,7 +12,9 @@ from anndata import AnnData
 from core.analysis.scgen import (
     BASELINES,
     LOWER_IS_BETTER,
+    METHOD_SHORT,
     METHOD_TITLES,
+    SCORE_SHORT,
     SCORE_TITLES,
     ScgenSpec,
     best_per_score,
@@ -209,7 +211,8 @@ for col, key in zip(k, ("r2_top100", "r2_all", "r2_var", "energy", "knn_mixing")
     if key not in scores or m.get(key) is None:
         continue
     best = base_rows.loc[score_goodness(key, base_rows[key]).idxmax()] if len(base_rows) else None
-    delta = None if best is None else f"{m[key] - best[key]:+.3f} vs {best['title']}"
+    delta = (None if best is None
+             else f"{m[key] - best[key]:+.3f} vs {METHOD_SHORT.get(best['method'])}")
     col.metric(SCORE_TITLES[key].replace(" ↓", ""), f"{m[key]:.3f}", delta=delta,
                delta_color="inverse" if key in LOWER_IS_BETTER else "normal",
                help=None if key != "knn_mixing" else "1 = as mixed with the real cells as "
@@ -221,8 +224,8 @@ best = best_per_score(shown)
 shown["title"] = [t + (" (default)" if mm == method else "")
                   for t, mm in zip(shown["title"], shown["method"], strict=True)]
 score_cols = [c for c in SCORE_TITLES if c in shown]
-styled = shown[["title", *score_cols]].rename(columns={"title": "method", **SCORE_TITLES})
-winners = {SCORE_TITLES[c]: shown.index[shown["method"] == best[c]] for c in best}
+styled = shown[["title", *score_cols]].rename(columns={"title": "method", **SCORE_SHORT})
+winners = {SCORE_SHORT[c]: shown.index[shown["method"] == best[c]] for c in best}
 
 
 def _bold_best(col: pd.Series) -> list[str]:
@@ -232,9 +235,12 @@ def _bold_best(col: pd.Series) -> list[str]:
 
 st.dataframe(styled.style.format("{:.3f}", subset=styled.columns[1:]).apply(
     _bold_best, subset=styled.columns[1:]), hide_index=True, width="stretch",
-    key="scgen_scores_table")
-st.caption("Best value per column shaded. R² = squared Pearson correlation of per-gene means "
-           "(or variances), predicted vs real stimulated cells, as in scGen. Energy distance, "
+    key="scgen_scores_table", column_config={
+        SCORE_SHORT[c]: st.column_config.NumberColumn(help=SCORE_TITLES[c]) for c in score_cols})
+st.caption("Best value per column shaded; top-100 = the held-out type's 100 most "
+           "changed genes (Wilcoxon, real stimulated vs control). R² = squared Pearson "
+           "correlation of per-gene means (or variances), predicted vs real stimulated cells, "
+           "as in scGen. Energy distance, "
            "MMD² (RBF kernel, median-heuristic bandwidth) and kNN mixing compare the cells "
            "themselves, in one PCA space (50 PCs) of the real control and stimulated cells, so "
            "a prediction that gets the means right but forms its own cloud scores badly there. "

@@ -38,6 +38,14 @@ METHOD_TITLES = {"scgen_residual": "scGen: control + decoded change",
                  "scgen": "scGen: decode(z + δ)",
                  "control_unchanged": "control unchanged",
                  "mean_shift": "gene-space mean shift", "pca_delta": "δ in PCA space"}
+#: Short method names, for deltas and narrow places.
+METHOD_SHORT = {"scgen_residual": "control + decoded change", "scgen": "decode(z + δ)",
+                "control_unchanged": "control", "mean_shift": "mean shift",
+                "pca_delta": "PCA δ"}
+#: Short score titles for table columns (the full ones are in SCORE_TITLES).
+SCORE_SHORT = {"r2_all": "R² means", "r2_top100": "R² means top-100",
+               "r2_var": "R² var", "r2_var_top100": "R² var top-100",
+               "energy": "energy ↓", "mmd": "MMD² ↓", "knn_mixing": "kNN mixing"}
 #: Score columns, in the order tables show them, with readable titles.
 SCORE_TITLES = {"r2_all": "R² means, all genes", "r2_top100": "R² means, top-100 DEGs",
                 "r2_var": "R² variances, all genes",
