@@ -9,7 +9,19 @@ import pandas as pd
 import streamlit as st
 from anndata import AnnData
 
-from core.analysis.scgen import METHOD_TITLES, ScgenSpec, check_spec, spec_defaults
+from core.analysis.scgen import (
+    BASELINES,
+    LOWER_IS_BETTER,
+    METHOD_SHORT,
+    METHOD_TITLES,
+    SCORE_SHORT,
+    SCORE_TITLES,
+    ScgenSpec,
+    best_per_score,
+    check_spec,
+    score_goodness,
+    spec_defaults,
+)
 from core.data.preprocess import categorical_columns
 from core.errors import ConfigError
 from core.pl.scgen import expression_violins, group_umap, mean_scatter, scores_by_type
@@ -31,9 +43,10 @@ KIND = "scgen"
 
 st.title("Stimulation prediction (scGen)")
 st.caption("Train a VAE on every cell except the stimulated cells of one cell type, add the "
-           "latent stimulation vector δ to that type's control cells and decode: the prediction "
-           "is scored against the real stimulated cells, beside simple baselines. The model "
-           "reads log-normalised expression (not the scaled matrix).")
+           "latent stimulation vector δ to that type's control cells, and add the decoded change "
+           "to each control cell: the prediction is scored against the real stimulated cells "
+           "(means, variances and the distribution of cells), beside simple baselines. The "
+           "model reads log-normalised expression (not the scaled matrix).")
 ds = require_dataset()
 obs = ds.adata.obs
 columns = categorical_columns(ds.adata)
@@ -158,16 +171,19 @@ if run.config.get("mode") == "every_type":
     st.subheader("Every cell type held out in turn")
     if not run.metrics.get("complete", True):
         st.warning("This run was cancelled before every cell type finished.")
-    metric = st.radio("Score", ["r2_top100", "r2_all", "r2_var"], horizontal=True,
-                      key="scgen_bar_metric",
-                      format_func={"r2_top100": "R² top-100 DEGs", "r2_all": "R² all genes",
-                                   "r2_var": "R² variances"}.get)
+    metric = st.radio("Score", [k for k in SCORE_TITLES if k in per_type], horizontal=True,
+                      key="scgen_bar_metric", format_func=SCORE_TITLES.get)
     fig = scores_by_type(per_type, metric=metric)
     st.plotly_chart(fig, width="stretch", key="scgen_bar")
     figure_downloads(fig, f"{stem}_per_type", key="dl_scgen_bar")
     wide = per_type.pivot(index="holdout", columns="method", values=metric)
     wide = wide[[m for m in METHOD_TITLES if m in wide]].rename(columns=METHOD_TITLES)
     wide.loc["mean"] = wide.mean()
+    default = run.metrics.get("method", "scgen")
+    st.caption(f"Default predictor: {METHOD_TITLES.get(default, default)}. "
+               + ("Lower is better." if metric in LOWER_IS_BETTER else
+                  "1 = mixed like one population." if metric == "knn_mixing" else
+                  "Higher is better."))
     st.dataframe(wide.style.format("{:.3f}"), width="stretch", key="scgen_per_type_table")
     d = st.columns(3)
     with d[0]:
@@ -185,24 +201,54 @@ spec_run = ScgenSpec(**run.config["spec"])
 scores = run.table("scores")
 genes = run.table("genes")
 m = run.metrics
+method = m.get("method", "scgen")  # runs saved before the default changed predicted decode(z+δ)
 st.subheader(f"{spec_run.holdout}: predicted vs real {spec_run.stimulated} cells")
-k = st.columns(4)
-k[0].metric("R² all genes (means)", f"{m['r2_all']:.3f}")
-k[1].metric("R² top-100 DEGs", f"{m['r2_top100']:.3f}")
-k[2].metric("R² variances", f"{m['r2_var']:.3f}")
-k[3].metric("Epochs", m.get("n_epochs_run"), help=m.get("message") or str(m.get("stopped", "")),
-            delta=str(m.get("stopped", "")).replace("_", " ") or None, delta_color="off",
-            delta_arrow="off")
-shown = scores.drop(columns=["method"]).rename(columns={
-    "title": "method", "r2_all": "R² all genes", "r2_top100": "R² top-100 DEGs",
-    "r2_var": "R² variances", "r2_var_top100": "R² variances (top-100)"})
-st.dataframe(shown.style.format("{:.3f}", subset=shown.columns[1:]), hide_index=True,
-             width="stretch", key="scgen_scores_table")
-st.caption("R² = squared Pearson correlation of per-gene means (or variances), predicted vs real "
-           "stimulated cells, as in scGen. *Control + decoded change* keeps each control cell and "
-           "adds decode(z + δ) − decode(z), so the decoder's reconstruction error cancels out. "
-           "Baselines: control unchanged; control + the mean gene-space shift of the other cell "
-           "types; the same δ arithmetic in PCA space.")
+st.caption(f"Predicted by **{METHOD_TITLES.get(method, method)}** (the default predictor); "
+           "each number's delta is its difference from the best baseline.")
+base_rows = scores[scores["method"].isin(BASELINES)]
+k = st.columns(5)
+for col, key in zip(k, ("r2_top100", "r2_all", "r2_var", "energy", "knn_mixing"), strict=False):
+    if key not in scores or m.get(key) is None:
+        continue
+    best = base_rows.loc[score_goodness(key, base_rows[key]).idxmax()] if len(base_rows) else None
+    delta = (None if best is None
+             else f"{m[key] - best[key]:+.3f} vs {METHOD_SHORT.get(best['method'])}")
+    col.metric(SCORE_TITLES[key].replace(" ↓", ""), f"{m[key]:.3f}", delta=delta,
+               delta_color="inverse" if key in LOWER_IS_BETTER else "normal",
+               help=None if key != "knn_mixing" else "1 = as mixed with the real cells as "
+               "cells of one population; 0 = a separate cloud. The delta is the raw difference.")
+st.caption(f"Training: {m.get('n_epochs_run')} epochs, "
+           f"{str(m.get('stopped', '')).replace('_', ' ')}. {m.get('message') or ''}")
+shown = scores.copy()
+best = best_per_score(shown)
+shown["title"] = [t + (" (default)" if mm == method else "")
+                  for t, mm in zip(shown["title"], shown["method"], strict=True)]
+score_cols = [c for c in SCORE_TITLES if c in shown]
+styled = shown[["title", *score_cols]].rename(columns={"title": "method", **SCORE_SHORT})
+winners = {SCORE_SHORT[c]: shown.index[shown["method"] == best[c]] for c in best}
+
+
+def _bold_best(col: pd.Series) -> list[str]:
+    rows = winners.get(col.name, [])
+    return ["font-weight: bold; background-color: #E8F4EA" if i in rows else "" for i in col.index]
+
+
+st.dataframe(styled.style.format("{:.3f}", subset=styled.columns[1:]).apply(
+    _bold_best, subset=styled.columns[1:]), hide_index=True, width="stretch",
+    key="scgen_scores_table", column_config={
+        SCORE_SHORT[c]: st.column_config.NumberColumn(help=SCORE_TITLES[c]) for c in score_cols})
+st.caption("Best value per column shaded; top-100 = the held-out type's 100 most "
+           "changed genes (Wilcoxon, real stimulated vs control). R² = squared Pearson "
+           "correlation of per-gene means (or variances), predicted vs real stimulated cells, "
+           "as in scGen. Energy distance, "
+           "MMD² (RBF kernel, median-heuristic bandwidth) and kNN mixing compare the cells "
+           "themselves, in one PCA space (50 PCs) of the real control and stimulated cells, so "
+           "a prediction that gets the means right but forms its own cloud scores badly there. "
+           "*Control + decoded change* keeps each control cell and adds decode(z + δ) − "
+           "decode(z): the decoder's reconstruction error cancels and the cells keep their own "
+           "variability; *decode(z + δ)* is scGen as published. Baselines: control unchanged; "
+           "control + the mean gene-space shift of the other cell types; the same δ arithmetic "
+           "in PCA space.")
 table_download(scores, f"{stem}_scores", key="dl_scgen_scores")
 
 left, right = st.columns(2)
@@ -230,7 +276,8 @@ with right:
             st.plotly_chart(vfig, width="stretch", key="scgen_violins")
             figure_downloads(vfig, f"{stem}_violins", key="dl_scgen_violins")
 
-st.markdown("**UMAP of control, real stimulated and predicted cells** (PCA of log expression)")
+st.markdown("**UMAP of control, real stimulated and predicted cells** (PCA of log expression; "
+            f"predicted = {METHOD_TITLES.get(method, method)})")
 if "umap_groups" not in run.arrays:
     if st.button("Compute UMAP", key="scgen_umap"):
         def _umap() -> None:

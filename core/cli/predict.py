@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``predict`` command."""
     p = sub.add_parser(
         "predict", help="scGen: predict a held-out cell type's stimulated cells; writes a run "
-                        "folder with metrics.json (r2_all, r2_top100, r2_var, baselines)")
+                        "folder with metrics.json: the default predictor's (method) R² of means "
+                        "and variances, energy distance, MMD², kNN mixing, and the same for "
+                        "the other variant and the baselines")
     p.add_argument("--data", required=True, metavar="NAME_OR_PATH",
                    help="bundled dataset name or file")
     p.add_argument("--condition-key", help="obs column holding the condition")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.analysis.scgen import METHOD_TITLES
+from core.analysis.scgen import LOWER_IS_BETTER, METHOD_TITLES, SCORE_TITLES
 from core.pl.style import TEMPLATE
 
 GROUP_COLORS = {"control": "#4C78A8", "real stimulated": "#E45756", "predicted": "#54A24B"}
@@ -87,7 +87,10 @@ def group_umap(embedding: np.ndarray, groups: np.ndarray, *, title: str) -> go.F
 
 
 def scores_by_type(per_type: pd.DataFrame, *, metric: str = "r2_top100") -> go.Figure:
-    """Grouped bars: one group per held-out type, one bar per method (scGen and baselines)."""
+    """Grouped bars: one group per held-out type, one bar per method (scGen and baselines).
+
+    ``metric`` is any score of :data:`~core.analysis.scgen.SCORE_TITLES`.
+    """
     fig = go.Figure()
     colors = {"scgen": "#54A24B", "scgen_residual": "#72B7B2", "control_unchanged": "#9AA5B1",
               "mean_shift": "#F58518",
@@ -96,9 +99,11 @@ def scores_by_type(per_type: pd.DataFrame, *, metric: str = "r2_top100") -> go.F
         fig.add_trace(go.Bar(x=part["holdout"], y=part[metric],
                              name=METHOD_TITLES.get(str(method), str(method)),
                              marker_color=colors.get(str(method))))
-    label = {"r2_top100": "R² top-100 DEGs", "r2_all": "R² all genes",
-             "r2_var": "R² variances"}.get(metric, metric)
+    label = SCORE_TITLES.get(metric, metric)
+    # R² lies in [0, 1]; distances and the mixing ratio are unbounded above.
+    bounded = metric not in LOWER_IS_BETTER and metric != "knn_mixing"
     fig.update_layout(template=TEMPLATE, barmode="group", height=400, yaxis_title=label,
-                      yaxis_range=[0, 1], title=f"{label} per held-out cell type",
+                      yaxis_range=[0, 1] if bounded else None,
+                      title=f"{label} per held-out cell type",
                       margin=dict(l=50, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.15))
     return fig

@@ -71,17 +71,17 @@ class ScgenResult:
     train: TrainResult
     module: torch.nn.Module
     settings: dict[str, Any]
-    #: Predictions of the variant and the baselines, by method name.
+    #: Predictions of the other variant and the baselines, by method name.
     others: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """``r2_all``, ``r2_top100``, ``r2_var``… of scGen plus ``baselines`` and training facts."""
+        """The default predictor's scores (``method``), ``baselines``, ``variants``, facts."""
         t = self.train
-        return {**self.scores["scgen"],
+        return {**self.scores[sg.DEFAULT_METHOD], "method": sg.DEFAULT_METHOD,
                 "baselines": {m: s for m, s in self.scores.items() if m in sg.BASELINES},
                 "variants": {m: s for m, s in self.scores.items()
-                             if m not in sg.BASELINES and m != "scgen"},
+                             if m not in sg.BASELINES and m != sg.DEFAULT_METHOD},
                 "holdout": self.spec.holdout, "n_train_cells": len(self.split.train_idx),
                 "n_holdout_control": len(self.split.holdout_ctrl_idx),
                 "n_holdout_stimulated": len(self.split.holdout_stim_idx),
@@ -114,8 +114,9 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
     Returns
     -------
     ScgenResult
-        Predicted cells (rows = the held-out type's control cells, clipped at 0 like the
-        log-normalised data), δ, latent means of all cells, scores of scGen and the baselines.
+        Predicted cells of the default predictor (:data:`~core.analysis.scgen.DEFAULT_METHOD`;
+        rows = the held-out type's control cells, clipped at 0 like the log-normalised data),
+        δ, latent means of all cells, scores of every variant and baseline.
     """
 
     settings = ScgenSettings.from_dict(model).to_dict()
@@ -142,24 +143,25 @@ def fit_predict(adata: Any, spec: sg.ScgenSpec, *, model: dict[str, Any] | None 
     decoded, decoded_ctrl = (
         predict(module, {"z": z}, lambda m, b: m.decode(b["z"]), device=result.device)
         for z in (shifted, latent[split.holdout_ctrl_idx]))
-    predicted = np.maximum(decoded, 0).astype(np.float32)
 
     ctrl_x, real_x = x[split.holdout_ctrl_idx], x[split.holdout_stim_idx]
-    others = {
-        # Variant: keep each control cell and add only the decoder's change, so the decoder's
-        # reconstruction error cancels out: x_ctrl + decode(z + δ) − decode(z).
+    predictions = {
+        # The default: keep each control cell and add only the decoder's change, so the
+        # decoder's reconstruction error cancels out: x_ctrl + decode(z + δ) − decode(z).
         "scgen_residual": np.maximum(ctrl_x + decoded - decoded_ctrl, 0).astype(np.float32),
+        "scgen": np.maximum(decoded, 0).astype(np.float32),
         "control_unchanged": sg.control_unchanged(ctrl_x),
         "mean_shift": sg.mean_shift(ctrl_x, x, obs, spec, split.train_idx),
         "pca_delta": sg.pca_delta(ctrl_x, x, split.train_idx, ctrl_rows, stim_rows,
                                   n_components=int(settings["n_latent"]), seed=train.seed),
     }
+    predicted = predictions[sg.DEFAULT_METHOD]
     degs = sg.rank_degs(ctrl_x, real_x, adata.var_names)
     top = sg.top_deg_indices(degs)
-    scores = {"scgen": sg.score(predicted, real_x, top)}
-    scores.update({m: sg.score(p, real_x, top) for m, p in others.items()})
+    scores = sg.score_methods(predictions, ctrl_x, real_x, top, seed=train.seed)
     genes = sg.gene_table(adata.var_names, control=ctrl_x, real=real_x, predicted=predicted,
                           degs=degs)
+    others = {m: p for m, p in predictions.items() if m != sg.DEFAULT_METHOD}
     return ScgenResult(spec=spec, split=split, predicted=predicted, delta=delta, latent=latent,
                        scores=scores, genes=genes, train=result, module=module,
                        settings=settings, others=others)
@@ -181,7 +183,8 @@ def train_scgen(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
     """Run :func:`fit_predict` and save a run folder (model ``scgen``).
 
     The folder holds ``metrics.json`` (``r2_all``, ``r2_top100``, ``r2_var``,
-    ``r2_var_top100``, ``baselines``), ``predicted.npy`` (held-out control cells + δ, decoded),
+    ``r2_var_top100``, ``energy``, ``mmd``, ``knn_mixing`` of the default predictor named by
+    ``method``, ``baselines``, ``variants``), ``predicted.npy`` (the default's predicted cells),
     ``delta.npy``, the index arrays ``train_idx``/``holdout_ctrl_idx``/``holdout_stim_idx``,
     the latent of all cells, ``genes.csv`` (per-gene table) and ``scores.csv``.
     """
@@ -220,7 +223,7 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
     """Hold out every cell type in turn (a fresh model each time); save one summary run.
 
     ``spec.holdout`` is ignored. The run's ``per_type.csv`` has one row per (held-out type,
-    method) with ``r2_all``, ``r2_top100``, ``r2_var``, ``r2_var_top100``; ``metrics.json``
+    method) with every score of :data:`~core.analysis.scgen.SCORE_TITLES`; ``metrics.json``
     holds the mean of each score per method. The predictions of every type are stacked in
     ``predicted.npy`` (one row per control cell of a finished type, in the order of
     ``holdout_ctrl_idx.npy``; ``holdout_stim_idx.npy`` lists the real stimulated cells), so
@@ -254,10 +257,10 @@ def predict_every_type(adata: Any, spec: sg.ScgenSpec, *, dataset: str,
     if not rows:
         raise ConfigError("Cancelled before the first cell type finished.")
     per_type = pd.DataFrame(rows)
-    means = per_type.groupby("method")[["r2_all", "r2_top100", "r2_var"]].mean()
+    means = per_type.groupby("method")[[k for k in sg.SCORE_TITLES if k in per_type]].mean()
     metrics = {"types": sorted(per_type["holdout"].unique()), "complete": len(
         per_type["holdout"].unique()) == len(types),
-        "mean": {m: means.loc[m].to_dict() for m in means.index}}
+        "mean": {m: means.loc[m].to_dict() for m in means.index}, "method": sg.DEFAULT_METHOD}
     config = _config(adata, settings or ScgenSettings.from_dict(model).to_dict(), None, spec, train,
                      dataset, "every_type")
     path = Path(run_dir) if run_dir else new_run_dir("scgen", dataset, runs_root)

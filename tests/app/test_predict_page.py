@@ -63,13 +63,24 @@ def test_saved_runs_are_shown_with_scores_and_figures(monkeypatch, tmp_path, kan
     assert at.selectbox(key="scgen_run").value == run.id
     scores = at.dataframe[0].value
     assert len(scores) == len(METHODS)
+    # The default predictor heads the table, beside its baselines and the distribution scores.
+    assert scores["method"].iloc[0] == "scGen: control + decoded change (default)"
+    assert {"energy ↓", "MMD² ↓", "kNN mixing", "R² var", "R² means top-100"} <= set(
+        scores.columns)
+    assert scores["energy ↓"].notna().all()
     assert at.multiselect(key="scgen_genes").value  # top DEGs preselected for the violins
     assert at.button(key="scgen_umap")
-    assert [m.label for m in at.metric][:2] == ["R² all genes (means)", "R² top-100 DEGs"]
+    labels = [m.label for m in at.metric]
+    assert labels[:2] == ["R² means, top-100 DEGs", "R² means, all genes"]
+    assert "energy distance" in labels
+    top100 = next(m for m in at.metric if m.label == "R² means, top-100 DEGs")
+    assert float(top100.value) == pytest.approx(run.metrics["r2_top100"], abs=1e-3)
+    assert run.metrics["method"] == "scgen_residual"
     assert "Model (run folder, .zip)" in download_labels(at)
 
     per_type = pd.DataFrame([{"holdout": t, "method": m, "r2_all": 0.9, "r2_top100": 0.8,
-                              "r2_var": 0.5, "r2_var_top100": 0.4}
+                              "r2_var": 0.5, "r2_var_top100": 0.4, "energy": 1.0,
+                              "mmd": 0.1, "knn_mixing": 0.7}
                              for t in ("B", "NK") for m in METHODS])
     config = _config(kang, {}, None, SPEC, train, "kang_pbmc", "every_type")
     save_run(runs / "zzzz-every", config=config, metrics={"types": ["B", "NK"],
@@ -80,6 +91,8 @@ def test_saved_runs_are_shown_with_scores_and_figures(monkeypatch, tmp_path, kan
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table.index) == ["B", "NK", "mean"]
+    at.radio(key="scgen_bar_metric").set_value("energy").run()
+    assert not at.exception
     n_buttons = len(at.get("download_button"))
     # A run that kept every type's predictions also offers them as one .h5ad.
     arrays = {k: run.arrays[k] for k in ("predicted", "holdout_ctrl_idx", "holdout_stim_idx")}

@@ -214,3 +214,41 @@ def test_same_seed_reproduces_the_prediction():
     b = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
     # Equal up to float summation noise (different initial weights would differ by ~0.1-1).
     assert np.allclose(a.predicted, b.predicted, atol=0.01)
+
+
+def test_default_predictor_is_control_plus_decoded_change():
+    import torch
+
+    ad = toy_adata(n_per=12)
+    res = tsg.fit_predict(ad, SPEC, model=SMALL, train=FAST)
+    assert sg.DEFAULT_METHOD == "scgen_residual"
+    x = ad.layers["log1p"]
+    ctrl = x[res.split.holdout_ctrl_idx]
+    res.module.eval()
+    with torch.no_grad():
+        z = torch.as_tensor(res.latent[res.split.holdout_ctrl_idx])
+        change = (res.module.decode(z + torch.as_tensor(res.delta))
+                  - res.module.decode(z)).numpy()
+    assert np.allclose(res.predicted, np.maximum(ctrl + change, 0), atol=1e-4)
+    # The other variant is still there, and every method has every score.
+    assert np.allclose(res.others["scgen"], np.maximum(
+        res.module.decode(z + torch.as_tensor(res.delta)).detach().numpy(), 0), atol=1e-4)
+    assert set(res.scores) == set(sg.METHODS)
+    for s in res.scores.values():
+        assert set(s) == set(sg.SCORE_TITLES)
+    m = res.metrics
+    assert m["method"] == "scgen_residual"
+    assert m["r2_top100"] == res.scores["scgen_residual"]["r2_top100"]
+    assert set(m["variants"]) == {"scgen"}
+    # Control unchanged is the control set itself: far from the stimulated cells (+1 on 5 genes).
+    assert res.scores["control_unchanged"]["energy"] > res.scores["mean_shift"]["energy"]
+
+
+def test_best_per_score_knows_which_way_is_better():
+    table = sg.scores_table({
+        "scgen_residual": {"r2_top100": 0.9, "energy": 0.5, "mmd": 0.02, "knn_mixing": 0.8},
+        "mean_shift": {"r2_top100": 0.8, "energy": 0.3, "mmd": 0.05, "knn_mixing": 1.3},
+        "control_unchanged": {"r2_top100": 0.5, "energy": 2.0, "mmd": 0.2, "knn_mixing": 0.1}})
+    assert list(table["method"]) == ["scgen_residual", "control_unchanged", "mean_shift"]
+    assert sg.best_per_score(table) == {"r2_top100": "scgen_residual", "energy": "mean_shift",
+                                        "mmd": "scgen_residual", "knn_mixing": "scgen_residual"}
