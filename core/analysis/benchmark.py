@@ -71,7 +71,9 @@ def _quiet() -> None:
     """scib-metrics logs one INFO line per label that kBET skips; keep the console readable."""
     import logging
 
-    logging.getLogger("scib_metrics").setLevel(logging.WARNING)
+    import scib_metrics
+
+    scib_metrics.settings.verbosity = logging.WARNING
 
 
 def _bio(emb: np.ndarray, nn: Any, labels: np.ndarray, batch: np.ndarray,

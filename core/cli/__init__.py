@@ -16,7 +16,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from core.cli import datasets, inspect, network, perturb, phenotype, predict, train, validate
+from core.cli import (benchmark, datasets, inspect, network, perturb, phenotype, predict, train,
+                      validate)
 from core.cli.types import EXIT_USER_ERROR, OneLineParser
 from core.errors import ScvaeError
 
@@ -30,6 +31,7 @@ COMMANDS = (
     predict,
     phenotype,
     validate,
+    benchmark,
 )
 
 

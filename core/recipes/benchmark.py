@@ -290,3 +290,82 @@ def run_benchmark(adata: Any, *, label_key: str, batch_key: str | None = None,
             "x_kind": adata.uns.get("preprocess", {}).get("x_kind")}
     return BenchmarkResult(per_seed=per_seed, table=summarize(per_seed) if rows else
                            pd.DataFrame(), skipped=skipped, info=info)
+
+
+def recommended_betavae(adata: Any) -> str:
+    """``"betavae_nb"`` when the data carry raw counts (X or ``layers['counts']``), else
+    ``"betavae_gaussian"``: the β-VAE the product recommends for what X holds (panel evidence
+    in benchmarks/results/panel.json)."""
+    try:
+        counts_matrix(adata)
+    except DataError:
+        return "betavae_gaussian"
+    return "betavae_nb"
+
+
+def scvi_model_embedding(model_dir: str | Path, adata: Any) -> np.ndarray:
+    """The latent of a user's saved scvi-tools model (``model.save(dir)``) on ``adata``.
+
+    Loading it unpickles the folder's objects, which can run code: call this only on a
+    folder the server's owner trusts (the CLI, or a server path), never on an upload.
+    """
+    if importlib.util.find_spec("scvi") is None:
+        raise ConfigError("Loading an scvi-tools model needs scvi-tools (pip install "
+                          "scvi-tools); it is an optional extra.")
+    import scvi
+
+    path = Path(model_dir)
+    if not (path / "model.pt").is_file():
+        raise ConfigError(f"{path} is not an scvi-tools model folder (no model.pt in it).")
+    ad = adata.copy()
+    if "counts" in ad.layers:
+        ad.X = ad.layers["counts"]
+    model = scvi.model.SCVI.load(str(path), adata=ad)
+    return np.asarray(model.get_latent_representation(), dtype=np.float32)
+
+
+def save_benchmark(result: BenchmarkResult, out: str | Path) -> dict[str, Path]:
+    """Write ``table.csv`` (mean and sd per method), ``per_seed.csv`` and ``table.json``
+    (info, skipped methods, the table as records) into ``out``; returns the paths."""
+    import json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / "table.csv", "per_seed": out / "per_seed.csv",
+             "json": out / "table.json"}
+    result.table.to_csv(paths["table"])
+    result.per_seed.to_csv(paths["per_seed"], index=False)
+    records = json.loads(result.table.reset_index().to_json(orient="records"))
+    paths["json"].write_text(json.dumps({**result.info, "skipped": result.skipped,
+                                         "table": records}, indent=2, default=str))
+    return paths
+
+
+def load_benchmark(folder: str | Path) -> BenchmarkResult:
+    """Read back what :func:`save_benchmark` wrote (a ConfigError if it is not such a folder)."""
+    import json
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "table.json").read_text())
+        table = pd.read_csv(folder / "table.csv", index_col="method")
+        per_seed = pd.read_csv(folder / "per_seed.csv")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{folder} is not a benchmark folder ({type(exc).__name__}).") from None
+    skipped = meta.pop("skipped", {})
+    meta.pop("table", None)
+    return BenchmarkResult(per_seed=per_seed, table=table, skipped=skipped, info=meta)
+
+
+def embedding_from_other(adata: Any, other: Any, key: str) -> np.ndarray:
+    """``other.obsm[key]`` re-ordered to ``adata``'s cells (matched by obs name).
+
+    Raises a ConfigError naming how many of ``adata``'s cells ``other`` lacks.
+    """
+    emb = embedding_from_obsm(other, key)
+    pos = pd.Index(other.obs_names).get_indexer(adata.obs_names)
+    if (pos < 0).any():
+        raise ConfigError(f"{int((pos < 0).sum()):,} of the {adata.n_obs:,} loaded cells are "
+                          f"not in the uploaded file (cells are matched by obs name); upload "
+                          "an embedding of the same cells.")
+    return emb[pos]
