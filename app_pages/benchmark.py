@@ -48,9 +48,11 @@ ds = require_dataset()
 adata = ds.adata
 best_vae = recommended_betavae(adata)
 st.info(f"For this data the recommended β-VAE is **{METHOD_TITLES[best_vae]}**: "
-        + ("the data carry raw counts, and on counts the NB likelihood scored higher."
-           if best_vae == "betavae_nb" else "X holds log-normalised values and no raw counts, "
-           "so the Gaussian likelihood (NB needs counts)."), icon=":material/recommend:")
+        + ("X holds raw counts, and on counts the NB likelihood scored higher on the panel "
+           "(zeisel_cortex bio conservation 0.723 vs 0.698)." if best_vae == "betavae_nb"
+           else "X holds log-normalised values, and on such data the Gaussian likelihood "
+           "scored higher on the panel (symphony_pbmc total 0.752 vs NB 0.632, where exact "
+           "counts were in a layer)."), icon=":material/recommend:")
 
 # ---- settings --------------------------------------------------------------------------------
 labels = categorical_columns(ds.raw) or list(adata.obs.columns)

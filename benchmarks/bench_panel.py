@@ -76,7 +76,9 @@ def _rows(result) -> dict:
 def _targets(panel: dict) -> dict:
     out, bio_vae, bio_scvi = {}, [], []
     for name, res in panel.items():
-        rows, default = res["methods"], res["default_betavae"]
+        rows = res["methods"]
+        default = res["default_betavae"] = ("betavae_nb" if res["x_kind"] == "counts"
+                                            else "betavae_gaussian")
         if default not in rows or "pca" not in rows:
             continue
         vae = rows[default]
@@ -94,6 +96,26 @@ def _targets(panel: dict) -> dict:
     return out
 
 
+def _merge(args: argparse.Namespace) -> None:
+    """One panel JSON from several partial outputs (targets recomputed)."""
+    parts = [json.loads(Path(f).read_text()) for f in args.merge]
+    panel = {k: v for p in parts for k, v in p["panel"].items()}
+    out = {"settings": parts[0]["settings"], "device": parts[0]["device"],
+           "seconds_total": round(sum(p["seconds_total"] for p in parts), 1),
+           "note": "merged from runs in parallel processes: " + ", ".join(
+               ",".join(p["panel"]) for p in parts),
+           "targets": _targets(panel), "panel": panel}
+    _emit(out, args.save)
+
+
+def _emit(out: dict, save: bool) -> None:
+    text = json.dumps(out, indent=1)
+    print(text)
+    if save:
+        path = Path(__file__).resolve().parent / "results" / "panel.json"
+        path.write_text(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(PANEL))
@@ -101,9 +123,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                        help="merge outputs of runs on parts of the panel (no training)")
     parser.add_argument("--save", action="store_true",
                         help="write benchmarks/results/panel.json")
     args = parser.parse_args()
+    if args.merge:
+        return _merge(args)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
@@ -132,11 +158,7 @@ def main() -> None:
     out = {"settings": settings.to_dict(), "device": args.device,
            "seconds_total": round(time.perf_counter() - started, 1),
            "targets": _targets(panel), "panel": panel}
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.save:
-        path = Path(__file__).resolve().parent / "results" / "panel.json"
-        path.write_text(text + "\n")
+    _emit(out, args.save)
 
 
 if __name__ == "__main__":
