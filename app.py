@@ -19,6 +19,7 @@ PAGES = [
     st.Page("app_pages/data.py", title="Data", icon=":material/dataset:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/embedding.py", title="Embedding", icon=":material/scatter_plot:"),
+    st.Page("app_pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
     st.Page("app_pages/network.py", title="Network", icon=":material/hub:"),
     st.Page("app_pages/perturb.py", title="Perturb", icon=":material/tune:"),
     st.Page("app_pages/validate.py", title="Validate", icon=":material/fact_check:"),

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from core.cli import (
+    benchmark,
     datasets,
     inspect,
     jobs,
@@ -43,6 +44,7 @@ COMMANDS = (
     validate,
     jobs,
     worker,
+    benchmark,
 )
 
 

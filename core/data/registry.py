@@ -38,6 +38,8 @@ class DatasetInfo:
         The obs column with known cell labels used for scoring.
     condition_key, control, stimulated
         For perturbation data, the condition column and its two values.
+    batch_key
+        The obs column of technical batches, for integration benchmarks (optional).
     citation
         Where the data comes from.
     """
@@ -54,6 +56,7 @@ class DatasetInfo:
     control: str | None = None
     stimulated: str | None = None
     citation: str = ""
+    batch_key: str | None = None
 
 
 def _read_asset(filename: str) -> Callable[[], AnnData]:
@@ -137,6 +140,30 @@ register(
         n_vars=299,
         loader=_read_asset("papalexi_eccite.h5ad"),
         citation="Papalexi et al., Nat Genet 2021 (via the sceptre package)",
+    )
+)
+
+
+def _load_symphony() -> AnnData:
+    """X is log(CP10k+1); the exact integer UMI counts (``counts_reconstructed``, derived
+    from X and nUMI, see assets/SOURCES.md) become ``layers['counts']`` for the count models."""
+    adata = _read_asset("symphony_pbmc_3batches_1200cells.h5ad")()
+    adata.layers["counts"] = adata.layers.pop("counts_reconstructed")
+    return adata
+
+
+register(
+    DatasetInfo(
+        name="symphony_pbmc",
+        title="10x PBMCs from 3 chemistries (3' v1, 3' v2, 5') as batches, 9 cell types",
+        species="human",
+        x_kind="log-normalized",
+        label_key="cell_type",
+        n_obs=1200,
+        n_vars=1767,
+        loader=_load_symphony,
+        batch_key="donor",
+        citation="Kang J.B. et al., Nat Commun 2021 (Symphony); 10x Genomics PBMC data",
     )
 )
 

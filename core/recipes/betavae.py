@@ -163,15 +163,10 @@ def train_betavae(
     label_key
         obs column used for ARI/NMI (optional).
     model
-        Overrides of :data:`BETAVAE_DEFAULTS` (``n_latent``, ``hidden``, ``dropout``,
-        ``input_dropout``, ``batch_norm``, ``hvg_weight``, ``free_bits``, ``schedule``,
-        ``likelihood``
-        ``"gaussian"``/``"nb"``/``"zinb"``, ``dispersion`` ``"gene"``/``"gene-batch"``).
-        NB/ZINB read raw counts (``layers['counts']``, or X when it holds counts).
-    train
-        Optimisation settings (default :data:`BETAVAE_TRAIN_DEFAULTS`).
-    schedule
-        β schedule; default built from ``model['schedule']``.
+        Overrides of :data:`BETAVAE_DEFAULTS` (:class:`BetaVAESettings` fields, e.g.
+        ``likelihood`` gaussian/nb/zinb; NB/ZINB read raw counts from ``layers['counts']``).
+    train, schedule
+        Optimisation settings (:data:`BETAVAE_TRAIN_DEFAULTS`); β schedule (``model['schedule']``).
     run_dir, runs_root, progress, cancel
         Where to write the run (a new folder under ``runs_root`` by default); from the job.
     batch_key

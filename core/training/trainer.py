@@ -267,21 +267,16 @@ def fit(
     progress, cancel, phase
         Progress sink, cancel flag (checked before every batch), and the name recorded in
         history and progress (multi-phase recipes call ``fit`` per phase).
-    params
-        Parameters to optimise (default: all of ``module``).
-    loss_kwargs
-        Extra keyword arguments for ``module.loss``.
-    split
-        Explicit (train_idx, val_idx); default a seeded random split of ``val_fraction``.
-    checkpoint
-        Save the loop's state every few epochs and at cancel; resume a saved state of this
-        ``phase`` (:mod:`core.training.checkpoint`).
+    params, loss_kwargs
+        Parameters to optimise (default: all of ``module``); extra arguments of ``module.loss``.
+    split, checkpoint
+        Explicit (train_idx, val_idx) (default a seeded ``val_fraction`` split); save the
+        loop's state every few epochs and at cancel, resume this ``phase``'s saved state.
 
     Returns
     -------
     TrainResult
-        History (one row per epoch: ``epoch, phase, beta, train_*, val_*, seconds``), why it
-        stopped, timing and the split used.
+        History (a row per epoch), why it stopped, timing and the split used.
     """
     config.validate()
     schedule = schedule or Constant(1.0)

@@ -24,7 +24,7 @@ def test_datasets_json():
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
     assert list(rows) == ["kang_pbmc", "zeisel_cortex", "pbmc68k_reduced", "papalexi_eccite",
-                          "synthetic_grn"]
+                          "symphony_pbmc", "synthetic_grn"]
     assert (rows["kang_pbmc"]["cells"], rows["kang_pbmc"]["genes"]) == (1975, 6998)
     assert rows["kang_pbmc"]["x"] == "log-normalized"
     assert rows["kang_pbmc"]["condition_key"] == "condition"
@@ -40,7 +40,7 @@ def test_datasets_table(capsys):
     assert lines[0].split()[:5] == ["name", "title", "species", "cells", "genes"]
     assert [ln.split()[0] for ln in lines[1:]] == ["kang_pbmc", "zeisel_cortex",
                                                    "pbmc68k_reduced", "papalexi_eccite",
-                                                   "synthetic_grn"]
+                                                   "symphony_pbmc", "synthetic_grn"]
 
 
 def test_inspect_bundled():
@@ -93,8 +93,8 @@ def test_inspect_unknown_name(capsys):
     assert main(["inspect", "no_such_dataset"]) == 2
     err = capsys.readouterr().err
     assert err == ("error: 'no_such_dataset' is neither a bundled dataset (kang_pbmc, "
-                   "zeisel_cortex, pbmc68k_reduced, papalexi_eccite, synthetic_grn) nor an "
-                   "existing file.\n")
+                   "zeisel_cortex, pbmc68k_reduced, papalexi_eccite, symphony_pbmc, "
+                   "synthetic_grn) nor an existing file.\n")
 
 
 def test_core_does_not_import_streamlit():
