@@ -15,7 +15,9 @@ from core.runs.store import (
     Run,
     default_runs_root,
     delete_run,
+    example_runs_root,
     import_run_archive,
+    is_example_run,
     list_runs,
     load_run,
     new_run_dir,
@@ -24,5 +26,6 @@ from core.runs.store import (
 )
 
 __all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "data_fingerprint",
-           "default_runs_root", "delete_run", "import_run_archive", "list_runs", "load_run",
+           "default_runs_root", "delete_run", "example_runs_root", "import_run_archive",
+           "is_example_run", "list_runs", "load_run",
            "new_run_dir", "run_archive", "run_config", "run_data", "run_matches", "save_run"]

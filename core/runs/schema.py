@@ -111,7 +111,7 @@ METRIC_FIELDS: dict[str, Check] = {"message": OPT_STR, "complete": BOOL, "stoppe
                                    "device": OPT_STR}
 #: Metric name prefixes whose values are drawn as numbers.
 NUMERIC_PREFIXES = ("ari_", "nmi_", "knn_", "silhouette_", "batch_mixing", "n_epochs_run",
-                    "best_epoch", "train_seconds", "final_", "r2_", "val_")
+                    "best_epoch", "train_seconds", "total_seconds", "final_", "r2_", "val_")
 
 
 def _check_fields(obj: dict[str, Any], fields: dict[str, Check], where: str) -> None:
