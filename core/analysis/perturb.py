@@ -104,14 +104,17 @@ def unit_reading(value: float, unit_values: np.ndarray,
     given the TF gene's log1p normalised expression per cell, that gene's expression at the
     same percentile (quantile matching, so it holds whatever the unit's scale).
 
-    E.g. a knock-out to the observed minimum reads ``"below every cell (0th percentile); the
-    TF's own gene there: 0 counts per 10k"``, not only "−2.71" (issue 21, item 7).
+    E.g. a knock-out to the observed minimum reads ``"as low as the lowest cell; its gene's
+    expression there: 0 counts per 10k"``, not only "−2.71" (issue 21, item 7).
     """
     v = np.asarray(unit_values, dtype=np.float64)
-    pct = float(np.mean(v <= value)) if len(v) else 0.0
-    if value < v.min():
+    pct = float(np.mean(v < value)) if len(v) else 0.0   # share of cells below the value
+    tol = 1e-4 * max(float(v.max() - v.min()), 1e-6)   # the slider rounds to 0.01
+    if value < v.min() - tol:
         where = "below every cell"
-    elif value > v.max():
+    elif value <= v.min() + tol:
+        where = "as low as the lowest cell"
+    elif value > v.max() + tol:
         where = "above every cell"
     else:
         where = f"the {_ordinal(int(round(100 * pct)))} percentile of cells"

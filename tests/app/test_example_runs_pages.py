@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TFVAE, BETAVAE = "example-tfvae-kang_pbmc", "example-betavae-kang_pbmc"
 
 
+def frame_with(at: AppTest, column: str):
+    """The first dataframe of the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 @pytest.fixture
 def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("SCVAE_RUNS_DIR", str(tmp_path / "runs"))
@@ -45,29 +50,28 @@ def test_perturb_opens_on_a_knockout_of_the_tf_with_most_targets(fresh):
     info = " ".join(i.value for i in at.info)
     assert f"knock-out of **{tfs[0]}**, the TF with the most learned targets" in info
     captions = " ".join(c.value for c in at.caption)
-    assert f"{tfs[0]} = " in captions and "below every cell" in captions
+    assert f"{tfs[0]} = " in captions and ("lowest cell" in captions or "below every" in captions)
     assert "counts per 10k" in captions
-    assert at.dataframe(key="pert_table").value["delta"].abs().max() > 0   # not Δ = 0
+    assert frame_with(at, "delta")["delta"].abs().max() > 0   # not Δ = 0
     at.button(key=f"pert_reset_{tfs[0]}").click().run()
     assert not at.exception
     assert any("move a slider" in i.value for i in at.info)
-    assert not [c for c in at.get("plotly_chart") if c.proto.id and "pert_bar" in c.proto.id]
+    assert not at.get("plotly_chart")            # no empty charts while nothing is perturbed
 
 
 def test_network_example_is_read_only_and_ranking_separates_tfs(fresh):
     at = fresh("app_pages/network.py")
     assert at.selectbox(key="net_run").value == TFVAE
     assert at.number_input(key="net_topk").value == 10
-    ranking = at.dataframe(key="net_ranking").value
+    ranking = frame_with(at, "out_strength")
     assert ranking["out_degree"].nunique() > 3              # not 2·k for every TF
-    assert "out_strength" in ranking
     captions = " ".join(c.value for c in at.caption)
     assert "at most 10 TF targets and 10 gene targets" in captions
 
 
 def test_train_page_lists_examples_with_both_times_and_no_delete(fresh):
     at = fresh("app_pages/train.py")
-    table = at.dataframe[0].value if at.dataframe else None
-    assert table is not None and {TFVAE, BETAVAE} <= set(table["run"])
+    table = frame_with(at, "run")
+    assert {TFVAE, BETAVAE} <= set(table["run"])
     assert {"training (s)", "total (s)"} <= set(table.columns)
     assert any("example run shipped with the app" in c.value for c in at.caption)
