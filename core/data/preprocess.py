@@ -212,12 +212,12 @@ def label_column_report(adata: AnnData, *, max_categories: int = 200) -> dict[st
         elif pd.api.types.is_integer_dtype(s.dtype):
             limit = MAX_INTEGER_LABELS
         elif pd.api.types.is_numeric_dtype(s.dtype):
-            out[str(col)] = "decimal numbers (a measurement, not labels)"
+            out[str(col)] = "decimal numbers"
             continue
         else:
             limit = max_categories
         out[str(col)] = ("only one value" if n < 2 else
-                         None if n <= limit else f"{n:,} values (labels need 2–{limit})")
+                         None if n <= limit else f"{n:,} values (max {limit})")
     return out
 
 

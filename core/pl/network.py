@@ -43,7 +43,10 @@ def layered_layout(edges: pd.DataFrame, tf: str, tf_names: set[str]) -> dict[str
     strength = pd.concat([edges.assign(node=edges["source"]), edges.assign(node=edges["target"])]
                          ).assign(w=lambda d: d["weight"].abs()).groupby("node")["w"].max()
     last = max(depth.values(), default=0) + 1
-    column = {v: depth.get(v, -1) if (v in tf_names or v == tf) else last for v in g}
+    direct = set(edges.loc[edges["source"] == tf, "target"])
+    upstream = set(edges.loc[edges["target"] == tf, "source"]) - direct - {tf}
+    column = {v: -1 if v in upstream else depth.get(v, -1) if (v in tf_names or v == tf)
+              else last for v in g}
     pos: dict[str, np.ndarray] = {}
     for x in sorted(set(column.values())):
         members = sorted((v for v in g if column[v] == x),
@@ -65,11 +68,12 @@ def _spring(edges: pd.DataFrame, tf: str, seed: int) -> dict[str, np.ndarray]:
     return nx.spring_layout(g, seed=seed, k=1.5 / np.sqrt(n), iterations=50 if n < 500 else 20)
 
 
-def _labelled(edges: pd.DataFrame, tf: str, n_labels: int) -> set[str]:
-    """``tf`` and the ends of its ``n_labels`` strongest edges (by |weight|)."""
+def _labelled(edges: pd.DataFrame, tf: str, n_labels: int, tf_names: set[str]) -> set[str]:
+    """``tf``, every TF, and the ends of the ``n_labels`` strongest edges (by |weight|)."""
     order = np.argsort(-edges["weight"].abs().to_numpy(), kind="stable")[:n_labels]
     top = edges.iloc[order]
-    return {tf, *top["source"], *top["target"]}
+    nodes = set(edges["source"]) | set(edges["target"])
+    return {tf, *top["source"], *top["target"], *(nodes & tf_names)}
 
 
 def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | None = None,
@@ -84,8 +88,8 @@ def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | N
     out-degree (within ``edges``); TFs are diamonds, genes circles, the chosen TF is
     highlighted (thick outline when ``node_values`` colour the nodes: then each
     node's colour is its value on a diverging scale centred at 0, e.g. a TF's Δz₂). Only
-    ``tf`` and the ends of the ``n_labels`` strongest edges carry a text label (every node
-    has a hover label), so a dense neighbourhood stays readable. Edge colour is the sign (red
+    ``tf``, the TFs and the ends of the ``n_labels`` strongest edges carry a text label (every
+    node has a hover label), so a dense neighbourhood stays readable. Edge colour is the sign (red
     activation, blue repression); edges of the top quarter of |weight| are drawn thicker.
     Edges are line traces (per sign and strength), so thousands of edges stay responsive.
     """
@@ -96,7 +100,7 @@ def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | N
     max_w = float(edges["weight"].abs().max()) if len(edges) else 1.0
     strong = float(edges["weight"].abs().quantile(0.75)) if len(edges) else 0.0
     for sign, colour, name in ((1, POSITIVE, "activation"), (-1, NEGATIVE, "repression")):
-        for is_strong in (False, True):
+        for is_strong in (True, False):
             sub = edges[(np.sign(edges["weight"]) == sign)
                         & ((edges["weight"].abs() >= strong) == is_strong)]
             xs: list[float | None] = []
@@ -106,7 +110,9 @@ def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | N
                 ys += [pos[s][1], pos[t][1], None]
             fig.add_trace(go.Scattergl(
                 x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
-                legendgroup=name, showlegend=is_strong,
+                legendgroup=name, showlegend=bool(len(sub)) and (
+                    is_strong or not ((np.sign(edges["weight"]) == sign)
+                                      & (edges["weight"].abs() >= strong)).any()),
                 line={"color": colour, "width": 2.4 if is_strong else 0.8},
                 opacity=0.75 if is_strong else 0.3))
     out_deg = edges["source"].value_counts().to_dict()
@@ -125,7 +131,7 @@ def neighbourhood_figure(edges: pd.DataFrame, tf: str, *, tf_names: set[str] | N
         marker.update(color=vals, colorscale="RdBu_r", cmin=-lim, cmax=lim,
                       colorbar={"title": value_name, "thickness": 12},
                       line={"width": np.where(np.array(nodes) == tf, 3.0, 0.5), "color": "#333"})
-    labelled = _labelled(edges, tf, n_labels) if len(edges) else {tf}
+    labelled = _labelled(edges, tf, n_labels, tf_names) if len(edges) else {tf}
     fig.add_trace(go.Scatter(
         x=[pos[v][0] for v in nodes], y=[pos[v][1] for v in nodes], mode="markers+text",
         text=[v if v in labelled else "" for v in nodes], textposition="middle right"

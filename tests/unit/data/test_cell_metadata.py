@@ -29,7 +29,7 @@ def test_metadata_joins_by_id_in_any_order_and_types_columns():
     assert pd.api.types.is_integer_dtype(ad.obs["cluster"].dtype)
     assert "Added 3 cell annotation column(s)" in notices[0]
     assert label_column_report(ad) == {"cell_type": None, "cluster": None,
-                                       "score": "decimal numbers (a measurement, not labels)"}
+                                       "score": "decimal numbers"}
 
 
 def test_duplicated_and_unmatched_ids_are_one_line_errors():
@@ -59,5 +59,5 @@ def test_integer_columns_with_few_values_are_labels_and_others_say_why():
     ad.obs["donor"] = "d1"
     assert categorical_columns(ad) == ["leiden"]
     report = label_column_report(ad)
-    assert report["n_genes"] == "120 values (labels need 2–50)"
+    assert report["n_genes"] == "120 values (max 50)"
     assert report["donor"] == "only one value"

@@ -25,5 +25,5 @@ def test_only_the_strongest_edges_are_labelled():
     fig = neighbourhood_figure(_edges(), "A", tf_names={"R", "A", "B", "C"}, n_labels=1)
     nodes = fig.data[-1]
     labelled = {t for t in nodes.text if t}
-    assert labelled == {"A", "g1"}
+    assert labelled == {"A", "g1", "R", "B", "C"}          # TFs always, genes of top edges
     assert len(nodes.text) == 7
