@@ -260,7 +260,9 @@ def explorer() -> None:
         shown = table["gene"].tolist()          # the top genes first, then the others
         seen = set(shown)
         if spec and not st.session_state.get("pert_dose_gene_chosen"):
-            st.session_state["pert_dose_gene"] = shown[0]   # follow the top gene until picked
+            # follow the top gene until picked; not a perturbed TF's own gene (a straight line)
+            st.session_state["pert_dose_gene"] = next((g for g in shown if g not in spec),
+                                                      shown[0])
         gene = c2.selectbox("Gene", shown + [g for g in p.gene_names if g not in seen],
                             key="pert_dose_gene", on_change=_choose_dose_gene,
                             help="The most changed gene until you pick one.")
