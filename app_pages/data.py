@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data.io import LoadResult, plain_name, read_bytes
-from core.data.preprocess import PreprocessConfig, qc_metrics, summarize
+from core.data.metadata import add_cell_metadata, read_cell_metadata
+from core.data.preprocess import (
+    MAX_INTEGER_LABELS,
+    PreprocessConfig,
+    label_column_report,
+    qc_metrics,
+    summarize,
+)
 from core.data.registry import DATASETS, list_datasets
 from core.pl.figures import category_bar, qc_histograms
 from ui.downloads import figure_downloads, h5ad_download
@@ -40,9 +47,17 @@ def _load_upload() -> None:
         return
     transpose = bool(st.session_state.get("upload_transpose"))
 
+    meta_file = st.session_state.get("upload_meta")
+
     def load() -> LoadedDataset:
         result = read_bytes(upload.getvalue(), upload.name, transpose=transpose)
-        return build_dataset(result, token=f"upload:{upload.file_id}:{transpose}")
+        token = f"upload:{upload.file_id}:{transpose}"
+        if meta_file is not None:
+            meta_name = plain_name(meta_file.name)
+            meta = read_cell_metadata(meta_file.getvalue(), meta_name)
+            result.notices += add_cell_metadata(result.adata, meta, filename=meta_name)
+            token += f":{meta_file.file_id}"
+        return build_dataset(result, token=token)
 
     name = plain_name(upload.name)          # no markup from a file name reaches the page
     loaded = run_safely(load, action=f"reading {name}", feedback_key=LOAD_FEEDBACK)
@@ -83,7 +98,10 @@ def _set_label_key() -> None:
 
 
 st.title("Data")
-start_here(expanded=not st.session_state.get("_start_here_seen"))
+_ds = get_dataset()
+start_here(expanded=not st.session_state.get("_start_here_seen"),
+           dataset_token=_ds.token if _ds else "",
+           default_preprocessing=_ds is not None and _ds.config == PreprocessConfig())
 st.session_state["_start_here_seen"] = True
 
 # ---- choose the data --------------------------------------------------------------------------
@@ -106,6 +124,11 @@ else:
                "as columns. Up to 2 GB.")
     upload = st.file_uploader("Expression file", type=UPLOAD_TYPES, key="upload_file")
     st.checkbox("The table has genes as rows and cells as columns", key="upload_transpose")
+    st.file_uploader("Cell metadata (optional): CSV/TSV with one row per cell, cell ids in the "
+                     "first column (or one named cell / barcode), annotations in the others",
+                     type=["csv", "tsv", "txt", "gz"], key="upload_meta",
+                     help="Adds cell types, batches or clusters to a matrix without them (a "
+                          "10x folder or a CSV); the ids must be the matrix's cell barcodes.")
     st.button("Load file", key="load_upload", type="primary", disabled=upload is None,
               on_click=_load_upload)
 show_feedback(LOAD_FEEDBACK)
@@ -134,11 +157,16 @@ for notice in ds.notices:
 left, right = st.columns([2, 3])
 with left:
     st.subheader("Cell annotations")
+    report = label_column_report(ds.raw)
     obs_rows = [{"column": k, "type": v["type"],   # "–": not categorical (not "None")
-                 "categories": "–" if v["n_categories"] is None else f"{v['n_categories']:,}"}
+                 "categories": "–" if v["n_categories"] is None else f"{v['n_categories']:,}",
+                 "label?": "yes" if report.get(k, "") is None else f"no: {report.get(k)}"}
                 for k, v in summary["obs_columns"].items()]
-    st.dataframe(obs_rows, hide_index=True, width="stretch", column_config={
-        "categories": st.column_config.TextColumn(alignment="right")})
+    st.dataframe(obs_rows, hide_index=True, width="stretch", key="obs_table", column_config={
+        "categories": st.column_config.TextColumn(alignment="right"),
+        "label?": st.column_config.TextColumn(
+            "label?", help="Usable as labels: text/categorical columns with 2–200 values, "
+                           f"integer columns with 2–{MAX_INTEGER_LABELS}.")})
     options = ds.label_options
     if options:
         index = options.index(ds.label_key) if ds.label_key in options else 0
@@ -148,8 +176,10 @@ with left:
                                   "against on the Embedding page.")
         ds.label_key = label  # also when the options changed with a newly loaded dataset
     else:
-        st.warning("No categorical column with 2–200 values: clustering scores need known "
-                   "labels, so ARI/NMI will not be shown.")
+        st.warning("No column can serve as labels (text with 2–200 values or integers with "
+                   f"2–{MAX_INTEGER_LABELS}; the table says why for each): clustering scores "
+                   "need known labels, so ARI/NMI will not be shown. Upload a cell metadata "
+                   "CSV beside the matrix to add them.")
 with right:
     st.subheader("Quality control")
     counts_label = ("Counts per cell" if summary["x_kind"] == "counts"

@@ -168,8 +168,9 @@ def _overlap(run_path: str, _edges: pd.DataFrame, token: str) -> tuple[pd.DataFr
 
 
 @st.cache_data(max_entries=16, show_spinner="Ranking TFs…")
-def _ranking(run_path: str, key: str, _edges: pd.DataFrame, tfs: tuple[str, ...]) -> pd.DataFrame:
-    return centralities(_edges, tfs)
+def _ranking(run_path: str, key: str, _edges: pd.DataFrame, tfs: tuple[str, ...],
+             _counted: pd.DataFrame) -> pd.DataFrame:
+    return centralities(_edges, tfs, degree_edges=_counted)
 
 
 edges = run_safely(lambda: _network(str(run.path)), action="reading the network")
@@ -223,11 +224,18 @@ max_abs = float(edges["weight"].abs().max()) if len(edges) else 1.0
 threshold = c1.slider("|weight| ≥", 0.0, max_abs, 0.0, max_abs / 100 or 0.01, key="net_thr",
                       format="%.3f")
 layers = c2.multiselect("Layers", ["tf2tf", "tf2gene"], ["tf2tf", "tf2gene"], key="net_layers")
-top_k = c3.number_input("Top-k per TF", 0, 10000, 50, key="net_topk",
-                        help="Strongest targets kept per TF and layer; 0 keeps all.")
+# 10, not 50: at 50 a hub TF's neighbourhood was a hairball of ~1,000 edges (issue 21).
+top_k = c3.number_input("Top-k per TF", 0, 10000, 10, key="net_topk",
+                        help="For each TF, its k strongest outgoing edges by |weight| are kept "
+                             "in each layer separately (k TF targets and k gene targets); "
+                             "0 keeps all.")
 search = c4.text_input("Search a gene", key="net_search", placeholder="e.g. ISG15")
-shown = filter_edges(edges, min_abs_weight=threshold, layers=layers, top_k_per_tf=top_k or None)
-st.caption(f"{len(shown):,} of {len(edges):,} edges pass the filters.")
+passing = filter_edges(edges, min_abs_weight=threshold, layers=layers)
+shown = filter_edges(passing, top_k_per_tf=top_k or None)
+st.caption(f"{len(shown):,} of {len(edges):,} edges pass the filters. Top-k counts outgoing "
+           f"edges per TF and per layer: at Top-k {top_k} a TF keeps at most {top_k} TF "
+           f"targets and {top_k} gene targets." if top_k else
+           f"{len(shown):,} of {len(edges):,} edges pass the filters (Top-k 0: all kept)")
 
 if search.strip():
     q = search.strip().upper()
@@ -235,7 +243,7 @@ if search.strip():
     st.markdown(f"**{len(hits)} edges** touch `{search.strip()}`")
     st.dataframe(hits, hide_index=True, width="stretch", key="net_search_table")
 
-ranking = _ranking(str(run.path), f"{threshold}|{layers}|{top_k}", shown, tuple(tfs))
+ranking = _ranking(str(run.path), f"{threshold}|{layers}|{top_k}", shown, tuple(tfs), passing)
 order = ranking["tf"].tolist()
 searched_tf = next((t for t in order if t.upper() == search.strip().upper()), None)
 if searched_tf and st.session_state.get("_net_searched") != searched_tf:
@@ -243,7 +251,12 @@ if searched_tf and st.session_state.get("_net_searched") != searched_tf:
 st.session_state["_net_searched"] = searched_tf
 if st.session_state.get("net_tf") not in order:
     st.session_state["net_tf"] = order[0] if order else tfs[0]
-tf = st.selectbox("TF", order, key="net_tf", help="Sorted by out-degree under the filters.")
+c1, c2 = st.columns([3, 1])
+tf = c1.selectbox("TF", order, key="net_tf",
+                  help="Sorted by out-degree (before Top-k), then by out-strength Σ|w|.")
+n_graph = c2.number_input("Edges drawn", 5, 2000, 40, 5, key="net_graph_edges",
+                          help="The strongest edges of the neighbourhood drawn in the graph; "
+                               "the tables list them all.")
 targets, regulators = neighbourhood(shown, tf)
 cols = ["source", "target", "weight", "sign", "layer", "in_prior"]
 left, right = st.columns([2, 3], gap="large")
@@ -256,17 +269,20 @@ with left:
     st.dataframe(regulators[cols], hide_index=True, width="stretch", height=200,
                  key="net_regulators")
 with right:
-    local = neighbourhood_edges(shown, tf)
+    local = neighbourhood_edges(shown, tf, max_edges=int(n_graph))
     fig = neighbourhood_figure(local, tf, tf_names=set(tfs))
     st.plotly_chart(fig, width="stretch", key="net_graph")
     figure_downloads(fig, f"neighbourhood_{tf}", key="dl_graph")
 
 # ---- ranking and downloads -----------------------------------------------------------------------
 st.subheader("TF ranking")
-st.caption("Out-/in-degree, betweenness and eigenvector centrality on the filtered network.")
+st.caption("Out-/in-degree and out-strength (Σ |weight| of a TF's outgoing edges) are counted "
+           "on the network after the |weight| and layer filters but before Top-k, so TFs "
+           "with many strong targets rank first; betweenness and eigenvector centrality are "
+           "computed on the filtered network.")
 st.dataframe(ranking, hide_index=True, width="stretch", height=300, key="net_ranking",
              column_config={k: st.column_config.NumberColumn(format="%.4f")
-                            for k in ("betweenness", "eigenvector")})
+                            for k in ("out_strength", "betweenness", "eigenvector")})
 c1, c2, c3 = st.columns(3)
 with c1:
     table_download(ranking, f"tf_ranking_{run.id}", key="dl_ranking", label="Ranking (CSV)")

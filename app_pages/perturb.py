@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.embeddings import KnnProjector, umap
-from core.analysis.perturb import Perturber, perturber_for_run, target_index
+from core.analysis.perturb import Perturber, perturber_for_run, target_index, unit_reading
 from core.pl.figures import embedding_scatter
 from core.pl.network import neighbourhood_edges, neighbourhood_figure
 from core.pl.perturb import (
@@ -81,9 +81,29 @@ st.caption("Each TF unit is in its TF's own units (standardised expression the u
            "trained to track). A slider sets the unit to that value in the chosen cells; the "
            "decoder propagates it through two TF→TF steps to every gene. Gene values are in "
            f"{p.units}" + (" (Δ is a log2 fold change)." if p.counts else "."))
+# First view of a run: an example, the knock-out of the TF with the most learned targets, so
+# the page opens on a result and not on empty charts with Δ = 0 everywhere (issue 21, item 7).
+example_tf = max(p.tf_names, key=lambda t: (len(targets.get(t, ())), t))
+if st.session_state.get("_pert_example_run") != run.id:
+    st.session_state["_pert_example_run"] = run.id
+    st.session_state["pert_tfs"] = [example_tf]
+    st.session_state[f"pert_on_{example_tf}"] = True
+    st.session_state[f"pert_val_{example_tf}"] = p.presets(example_tf)["knock-out"]
+    st.session_state["_pert_example_spec"] = (example_tf, p.presets(example_tf)["knock-out"])
+
+
+def _tf_expression(tf: str) -> np.ndarray | None:
+    """The TF gene's log1p normalised expression per cell, when the data keeps it."""
+    layer = ds.adata.layers.get("log1p")
+    if layer is None or tf not in ds.adata.var_names:
+        return None
+    col = layer[:, ds.adata.var_names.get_loc(tf)]
+    return np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()
+
+
 c1, c2 = st.columns([3, 2])
-tfs = c1.multiselect("TFs to perturb (type to search)", p.tf_names, default=p.tf_names[:1],
-                     key="pert_tfs", max_selections=8)
+tfs = c1.multiselect("TFs to perturb (type to search)", p.tf_names, key="pert_tfs",
+                     max_selections=8)
 group_keys = [k for k in ds.label_options if k in ds.adata.obs]
 with c2:
     scope = st.radio("Cells", ["all", "one group", "selection on the UMAP"], horizontal=True,
@@ -157,6 +177,19 @@ def explorer() -> None:
         cols[3].button("Reset", key=f"pert_reset_{tf}", on_click=_set, args=(tf, None))
         if on:
             spec[tf] = ("set", float(value))
+            st.caption(f"{tf} = {value:.2f} (standardised units): "
+                       + unit_reading(value, p.z[:, p.tf_names.index(tf)], _tf_expression(tf)))
+    if not spec:
+        st.info("No TF is perturbed: move a slider, or press **Knock-out** or "
+                "**Over-express**, to see every gene respond." if tfs else
+                "Pick one or more TFs above, then move a slider.", icon=":material/tune:")
+        return
+    if (len(spec) == 1 and (example_tf, spec.get(example_tf, (None, None))[1])
+            == st.session_state.get("_pert_example_spec")):
+        st.info(f"An example to start from: knock-out of **{example_tf}**, the TF with the "
+                f"most learned targets ({len(targets.get(example_tf, ())):,} genes). Move a "
+                "slider or pick other TFs; **Reset** returns to the unperturbed model.",
+                icon=":material/lightbulb:")
     res = p.apply(spec, cells)
     # Only the shown rows (and the bar chart's top up/down genes) are built per slider move;
     # the full table only when its CSV is downloaded.
@@ -188,7 +221,7 @@ def explorer() -> None:
         if group_key:
             groups = (res if cells is None else p.apply(spec)).by_group(labels)
             genes = table["gene"].head(20).tolist()
-            fig = delta_heatmap(groups, genes)
+            fig = delta_heatmap(groups, genes, units=p.units)
             st.plotly_chart(fig, width="stretch", key="pert_heatmap")
             figure_downloads(fig, "perturb_heatmap", key="dl_pert_heatmap")
             table_download(groups.T.reset_index(names="gene"), f"perturb_groups_{run.id}",
@@ -227,7 +260,9 @@ def explorer() -> None:
         shown = table["gene"].tolist()          # the top genes first, then the others
         seen = set(shown)
         if spec and not st.session_state.get("pert_dose_gene_chosen"):
-            st.session_state["pert_dose_gene"] = shown[0]   # follow the top gene until picked
+            # follow the top gene until picked; not a perturbed TF's own gene (a straight line)
+            st.session_state["pert_dose_gene"] = next((g for g in shown if g not in spec),
+                                                      shown[0])
         gene = c2.selectbox("Gene", shown + [g for g in p.gene_names if g not in seen],
                             key="pert_dose_gene", on_change=_choose_dose_gene,
                             help="The most changed gene until you pick one.")

@@ -186,7 +186,8 @@ else:
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("ARI (latent)", "ARI (PCA)", "NMI (latent)")}
-                 | {"seconds": st.column_config.NumberColumn(format="%.1f")})
+                 | {c: st.column_config.NumberColumn(format="%.1f")
+                    for c in ("training (s)", "total (s)")})
     table_download(table, f"runs_{ds.name}", key="runs_csv", label="Runs table (CSV)")
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     ids = [r.id for r in runs]

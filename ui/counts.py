@@ -51,16 +51,51 @@ def count_warning(ds: LoadedDataset, likelihood: str) -> None:
                    "the Gaussian likelihood.", icon=":material/warning:")
 
 
+#: Train-page widgets that a likelihood's defaults set: key → label in the change note.
+DEFAULT_WIDGETS = {"bv_hidden": "encoder", "bv_dropout": "dropout",
+                   "bv_input_dropout": "input dropout", "bv_schedule": "β schedule",
+                   "bv_beta_max": "β max", "bv_warmup": "warm-up epochs"}
+_PREV_KEY, NOTE_KEY = "_bv_likelihood_prev", "_bv_likelihood_note"
+
+
+def widget_defaults(likelihood: str) -> dict[str, Any]:
+    """The Train-page widget values of ``likelihood``'s defaults (keys of DEFAULT_WIDGETS)."""
+    d = model_defaults(likelihood)
+    schedule = d["schedule"]
+    return {"bv_hidden": ",".join(map(str, d["hidden"])), "bv_dropout": float(d["dropout"]),
+            "bv_input_dropout": float(d["input_dropout"]), "bv_schedule": schedule["name"],
+            "bv_beta_max": float(schedule.get("beta_max", 1.0)),
+            "bv_warmup": int(schedule.get("warmup_epochs", 10))}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.replace(" ", "") == b.replace(" ", "")
+    return a == b
+
+
 def _apply_likelihood_defaults() -> None:
-    """On a likelihood change, load that likelihood's defaults into the model and β widgets."""
-    defaults = model_defaults(st.session_state.get("bv_likelihood", "gaussian"))
-    st.session_state["bv_hidden"] = ",".join(map(str, defaults["hidden"]))
-    st.session_state["bv_dropout"] = float(defaults["dropout"])
-    st.session_state["bv_input_dropout"] = float(defaults["input_dropout"])
-    schedule = defaults["schedule"]
-    st.session_state["bv_schedule"] = schedule["name"]
-    st.session_state["bv_beta_max"] = float(schedule["beta_max"])
-    st.session_state["bv_warmup"] = int(schedule["warmup_epochs"])
+    """On a likelihood change, move the model and β widgets the user has not edited to the new
+    likelihood's defaults and keep edited ones; the note under the selector says which
+    (issue 21: switching to NB silently replaced a chosen encoder, dropouts and β)."""
+    state = st.session_state
+    new = state.get("bv_likelihood", "gaussian")
+    before = widget_defaults(state.get(_PREV_KEY, "gaussian"))
+    after = widget_defaults(new)
+    changed, kept = [], []
+    for key, label in DEFAULT_WIDGETS.items():
+        current = state.get(key, before[key])
+        if not _same(current, before[key]):
+            kept.append(f"{label} {current}")
+        elif not _same(current, after[key]):
+            state[key] = after[key]
+            changed.append(f"{label} {current} → {after[key]}")
+    state[_PREV_KEY] = new
+    parts = ([f"{LIKELIHOOD_NAMES[new]} defaults loaded: " + "; ".join(changed) + "."]
+             if changed else [])
+    if kept:
+        parts.append("Kept your values: " + "; ".join(kept) + ".")
+    state[NOTE_KEY] = (new, " ".join(parts))
 
 
 def count_options(ds: LoadedDataset) -> CountOptions:
@@ -75,7 +110,8 @@ def count_options(ds: LoadedDataset) -> CountOptions:
                               help="Gaussian: squared error on processed X. NB / zero-inflated "
                                    "NB: raw UMI counts with the cell's library size (scVI); the "
                                    "encoder reads log1p(counts). Choosing one loads its default "
-                                   "layers, dropouts and β.")
+                                   "layers, dropouts and β into the fields you have not "
+                                   "edited; the note below says what changed.")
     batch = c2.selectbox("Batch column", [NO_BATCH, *categorical_columns(ds.adata)],
                          key="bv_batch_key",
                          help="One-hot encoded into encoder and decoder, so the latent "
@@ -84,6 +120,9 @@ def count_options(ds: LoadedDataset) -> CountOptions:
                               disabled=likelihood == "gaussian",
                               help="Inverse dispersion θ per gene, or per gene and batch.")
     count_warning(ds, likelihood)
+    note = st.session_state.get(NOTE_KEY)
+    if note and note[0] == likelihood and note[1]:
+        st.info(note[1], icon=":material/info:")
     return CountOptions(likelihood=likelihood, dispersion=dispersion,
                         batch_key=None if batch == NO_BATCH else batch)
 
@@ -97,21 +136,23 @@ def batch_metrics_section(run: Run) -> None:
     likelihood = run.config.get("settings", {}).get("likelihood", "gaussian")
     if not batch_key and "heldout_elbo" not in m:
         return
-    st.subheader("Batch mixing and held-out likelihood")
-    cols = st.columns(4)
+    # Without a batch column the batch half was two empty metric slots (issue 21): the
+    # heading and the columns follow what there is to show.
+    st.subheader("Batch mixing and held-out likelihood" if batch_key else "Held-out likelihood")
+    cols = iter(st.columns(4 if batch_key else 2))
     if batch_key:
         n_batches = len(run.config["data"].get("batch_categories") or []) or 2
-        cols[0].metric("Batch mixing entropy (latent)", _fmt(m.get("batch_mixing_entropy")),
-                       help=f"Batch column `{batch_key}`; entropy of batches among 50 nearest "
-                            f"neighbours (scVI). Perfect mixing = ln {n_batches} = "
-                            f"{np.log(n_batches):.3f}.")
-        cols[1].metric("Batch mixing entropy (PCA)", _fmt(m.get("batch_mixing_entropy_pca")))
-    cols[2].metric("Cell-type ARI (latent, KMeans)", _fmt(m.get("ari_kmeans_vae")))
+        next(cols).metric("Batch mixing entropy (latent)", _fmt(m.get("batch_mixing_entropy")),
+                          help=f"Batch column `{batch_key}`; entropy of batches among 50 nearest "
+                               f"neighbours (scVI). Perfect mixing = ln {n_batches} = "
+                               f"{np.log(n_batches):.3f}.")
+        next(cols).metric("Batch mixing entropy (PCA)", _fmt(m.get("batch_mixing_entropy_pca")))
+    next(cols).metric("Cell-type ARI (latent, KMeans)", _fmt(m.get("ari_kmeans_vae")))
     if "heldout_elbo" in m:
-        cols[3].metric("Held-out ELBO per cell", _fmt(m.get("heldout_elbo"), 1),
-                       help=f"{LIKELIHOOD_NAMES[likelihood]}: log p(x | z) − KL on the "
-                            "validation cells; reconstruction log-likelihood "
-                            f"{_fmt(m.get('heldout_recon_loglik'), 1)}.")
+        next(cols).metric("Held-out ELBO per cell", _fmt(m.get("heldout_elbo"), 1),
+                          help=f"{LIKELIHOOD_NAMES[likelihood]}: log p(x | z) − KL on the "
+                               "validation cells; reconstruction log-likelihood "
+                               f"{_fmt(m.get('heldout_recon_loglik'), 1)}.")
     rows = {k: m[k] for k in ("batch_mixing_entropy", "batch_mixing_entropy_pca",
                               "ari_kmeans_vae", "ari_kmeans_pca", "heldout_elbo",
                               "heldout_recon_loglik", "heldout_kl") if k in m}

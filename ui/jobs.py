@@ -415,7 +415,7 @@ def runs_for(ds: LoadedDataset, model: str | Sequence[str] | None = None) -> lis
     """Runs under the runs directory trained on exactly this data (newest first)."""
     fp = dataset_fingerprint(ds)
     models = [model] if isinstance(model, str) else model
-    return [r for r in list_runs(default_runs_root(), fingerprint=fp)
+    return [r for r in list_runs(default_runs_root(), fingerprint=fp, examples=True)
             if models is None or r.model in models]
 
 
@@ -440,17 +440,20 @@ def run_label(run: Run) -> str:
     m = run.metrics
     ari = m.get("ari_kmeans_vae")
     ari_txt = f" · ARI {ari:.3f}" if isinstance(ari, float) else ""
-    return f"{run.id} · {m.get('n_epochs_run', '?')} ep{ari_txt}"
+    example = " · example (read-only)" if run.read_only else ""
+    return f"{run.id} · {m.get('n_epochs_run', '?')} ep{ari_txt}{example}"
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: id, model, epochs, time, device, ARI/NMI of the latent vs PCA."""
+    """One row per run: id, model, epochs, training and total time (training plus scoring
+    and saving: the total is what the user waited), device, ARI/NMI of the latent vs PCA."""
     rows = []
     for r in runs:
         m = r.metrics
         rows.append({
             "run": r.id, "model": r.model, "epochs": m.get("n_epochs_run"),
-            "seconds": m.get("train_seconds"), "device": m.get("device"),
+            "training (s)": m.get("train_seconds"), "total (s)": m.get("total_seconds"),
+            "device": m.get("device"),
             "ARI (latent)": m.get("ari_kmeans_vae"), "ARI (PCA)": m.get("ari_kmeans_pca"),
             "NMI (latent)": m.get("nmi_kmeans_vae"), "stopped": m.get("stopped"),
         })

@@ -12,13 +12,16 @@ from pathlib import Path
 import streamlit as st
 
 from core.jobs.queue import JobQueue
-from core.runs import default_runs_root, delete_run
+from core.runs import default_runs_root, delete_run, is_example_run
 from core.runs.schema import incomplete_runs, owner_of, unreadable_runs
 from ui.jobs import owner_id, queue, submit_spec
 
 
 def delete_control(path: Path, *, key: str) -> None:
     """A 'Delete run' popover for the owner of ``path``; a read-only note for anyone else."""
+    if is_example_run(path):
+        st.caption(":material/lock: Read-only: an example run shipped with the app.")
+        return
     owner = owner_of(path)
     if owner != owner_id():
         st.caption(":material/lock: Read-only: "

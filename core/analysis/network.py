@@ -143,18 +143,27 @@ def neighbourhood(edges: pd.DataFrame, tf: str) -> tuple[pd.DataFrame, pd.DataFr
     return by_abs(edges[edges["source"] == tf]), by_abs(edges[edges["target"] == tf])
 
 
-def centralities(edges: pd.DataFrame, tf_names: Iterable[str] | None = None) -> pd.DataFrame:
-    """TF ranking: out-degree, in-degree, betweenness and eigenvector centrality.
+def centralities(edges: pd.DataFrame, tf_names: Iterable[str] | None = None, *,
+                 degree_edges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """TF ranking: out-degree, in-degree, out-strength, betweenness and eigenvector centrality.
 
     Computed with igraph on the directed graph of ``edges`` (betweenness directed and
     normalised to [0, 1]; eigenvector centrality on the undirected graph weighted by |w|,
     as CellOracle reports it).
 
+    Parameters
+    ----------
+    degree_edges
+        Edges to count degrees and strength on (default ``edges``). The Network page passes
+        the network before its per-TF top-k cut: after the cut every TF has out-degree 2k,
+        so the ranking no longer separates TFs (issue 21).
+
     Returns
     -------
     pandas.DataFrame
-        One row per TF, sorted by decreasing out-degree; columns ``tf, out_degree, in_degree,
-        betweenness, eigenvector``.
+        One row per TF, sorted by decreasing out-degree, then out-strength (Σ |w| of its
+        outgoing edges); columns ``tf, out_degree, in_degree, out_strength, betweenness,
+        eigenvector``.
     """
     import igraph as ig
 
@@ -178,11 +187,15 @@ def centralities(edges: pd.DataFrame, tf_names: Iterable[str] | None = None) -> 
     else:
         eig = np.zeros(n)
     ids = [index[t] for t in tfs]
+    counted = edges if degree_edges is None else degree_edges
+    src, tgt = counted["source"].astype(str), counted["target"].astype(str)
+    strength = counted["weight"].abs().groupby(src).sum()
     table = pd.DataFrame({"tf": tfs,
-                          "out_degree": np.asarray(g.outdegree(), dtype=int)[ids],
-                          "in_degree": np.asarray(g.indegree(), dtype=int)[ids],
+                          "out_degree": src.value_counts().reindex(tfs, fill_value=0).to_numpy(),
+                          "in_degree": tgt.value_counts().reindex(tfs, fill_value=0).to_numpy(),
+                          "out_strength": strength.reindex(tfs, fill_value=0.0).to_numpy(),
                           "betweenness": between[ids], "eigenvector": eig[ids]})
-    return table.sort_values(["out_degree", "eigenvector"], ascending=False).reset_index(
+    return table.sort_values(["out_degree", "out_strength"], ascending=False).reset_index(
         drop=True)
 
 

@@ -93,6 +93,39 @@ def target_index(edges: pd.DataFrame, gene_names: Sequence[str]) -> dict[str, np
     return {str(tf): np.unique(g["pos"].to_numpy()) for tf, g in frame.groupby("source")}
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def unit_reading(value: float, unit_values: np.ndarray,
+                 expression: np.ndarray | None = None) -> str:
+    """What a TF unit's value means in cells: the percentile of the cells' μ it sits at and,
+    given the TF gene's log1p normalised expression per cell, that gene's expression at the
+    same percentile (quantile matching, so it holds whatever the unit's scale).
+
+    E.g. a knock-out to the observed minimum reads ``"as low as the lowest cell; its gene's
+    expression there: 0 counts per 10k"``, not only "−2.71" (issue 21, item 7).
+    """
+    v = np.asarray(unit_values, dtype=np.float64)
+    pct = float(np.mean(v < value)) if len(v) else 0.0   # share of cells below the value
+    tol = 1e-4 * max(float(v.max() - v.min()), 1e-6)   # the slider rounds to 0.01
+    if value < v.min() - tol:
+        where = "below every cell"
+    elif value <= v.min() + tol:
+        where = "as low as the lowest cell"
+    elif value > v.max() + tol:
+        where = "above every cell"
+    else:
+        where = f"the {_ordinal(int(round(100 * pct)))} percentile of cells"
+    if expression is None or len(expression) == 0:
+        return where
+    level = float(np.expm1(np.quantile(np.asarray(expression, dtype=np.float64),
+                                       min(max(pct, 0.0), 1.0))))
+    amount = "0 counts" if level < 0.05 else f"{level:.2g} counts"
+    return f"{where}; its gene's expression there: {amount} per 10k"
+
+
 def outgoing_edges(module: Any) -> pd.DataFrame:
     """Per TF: number of outgoing TF→TF and TF→gene edges (self edges not counted)."""
     tt = (module.tf2tf.mask.detach().cpu().numpy() > 0)

@@ -193,12 +193,37 @@ def summarize(adata: AnnData) -> dict:
     }
 
 
-def categorical_columns(adata: AnnData, *, max_categories: int = 200) -> list[str]:
-    """Obs columns usable as labels (categorical with 2..max_categories values)."""
-    out = []
+#: Most distinct values an integer obs column may have to be offered as labels: cluster ids,
+#: batches and donors have a few; a per-cell count such as ``n_genes`` has hundreds.
+MAX_INTEGER_LABELS = 50
+
+
+def label_column_report(adata: AnnData, *, max_categories: int = 200) -> dict[str, str | None]:
+    """Each obs column → ``None`` when it can be used as labels, else why it cannot.
+
+    Categorical, string and boolean columns with 2..``max_categories`` values are labels,
+    and so are integer columns with 2..:data:`MAX_INTEGER_LABELS` values (issue 21: cluster
+    numbers were never offered, and nothing said why). Reasons are short phrases for a table.
+    """
+    out: dict[str, str | None] = {}
     for col in adata.obs.columns:
         s = adata.obs[col]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or s.dtype == bool:
-            if 2 <= s.nunique() <= max_categories:
-                out.append(col)
+        n = int(s.nunique())
+        if pd.api.types.is_bool_dtype(s.dtype):
+            limit = 2
+        elif pd.api.types.is_integer_dtype(s.dtype):
+            limit = MAX_INTEGER_LABELS
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            out[str(col)] = "decimal numbers"
+            continue
+        else:
+            limit = max_categories
+        out[str(col)] = ("only one value" if n < 2 else
+                         None if n <= limit else f"{n:,} values (max {limit})")
     return out
+
+
+def categorical_columns(adata: AnnData, *, max_categories: int = 200) -> list[str]:
+    """Obs columns usable as labels (see :func:`label_column_report`)."""
+    return [c for c, why in label_column_report(adata, max_categories=max_categories).items()
+            if why is None]

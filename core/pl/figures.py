@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.subsample import stratified_subsample
-from core.pl.style import TEMPLATE
+from core.pl.style import TEMPLATE, TOP_MARGIN
 
 #: Most cells one scatter draws. Plotly WebGL (``Scattergl``) stays interactive (pan/zoom
 #: < 1 s) at this size in headless Chromium, while the figure JSON stays ≈ 5 MB
@@ -32,7 +32,7 @@ def qc_histograms(qc: pd.DataFrame, *, counts_label: str = "Counts per cell") ->
     fig.add_trace(go.Histogram(x=qc["n_genes_by_counts"], nbinsx=60, marker_color="#F58518",
                                name="genes"), row=1, col=2)
     fig.update_layout(template=TEMPLATE, showlegend=False, height=320, bargap=0.02,
-                      margin=dict(l=40, r=20, t=40, b=40))
+                      margin=dict(l=40, r=20, t=TOP_MARGIN, b=40))
     fig.update_yaxes(title_text="cells", row=1, col=1)
     return fig
 
@@ -63,9 +63,19 @@ def history_curves(history: pd.DataFrame, *, terms: tuple[str, ...] | list[str] 
 
     Reconstruction and KL live on very different scales, so each term gets a subplot row
     (shared epoch axis); β is drawn dashed on the right axis of the last row — the view used
-    to diagnose KL collapse (KL → 0 while β rises).
+    to diagnose KL collapse (KL → 0 while β rises) — when it changes over the epochs shown.
+    A ``val_*`` term whose ``train_*`` partner is drawn is its dotted line, not a row of its
+    own, and a term without values is left out (issue 21: the TF-VAE's live legend listed
+    ``val_loss`` three times, and its first phases showed a flat β and no loss).
     """
-    terms = [t for t in terms if t in history]
+    def has(t: str) -> bool:
+        return t in history and bool(history[t].notna().any())
+
+    wanted = list(terms)
+    terms = [t for t in wanted if has(t)
+             and not (t.startswith("val_") and t.replace("val_", "train_", 1) in wanted)]
+    if not terms:   # e.g. a phase that logs other terms: draw its first training term
+        terms = [c for c in history.columns if c.startswith("train_") and has(c)][:1]
     val_terms = {t: t.replace("train_", "val_") for t in terms}
     rows = max(1, len(terms))
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.08,
@@ -80,11 +90,11 @@ def history_curves(history: pd.DataFrame, *, terms: tuple[str, ...] | list[str] 
         fig.add_trace(go.Scatter(x=x, y=history[term], mode="lines", name=f"{term}",
                                  line=dict(color=color, width=2)), row=i, col=1)
         vt = val_terms[term]
-        if vt in history and history[vt].notna().any():
+        if vt != term and has(vt):
             fig.add_trace(go.Scatter(x=x, y=history[vt], mode="lines", name=vt,
                                      line=dict(color=color, width=1.5, dash="dot")),
                           row=i, col=1)
-        if beta and "beta" in history and i == rows:
+        if beta and "beta" in history and history["beta"].nunique() > 1 and i == rows:
             fig.add_trace(go.Scatter(x=x, y=history["beta"], mode="lines", name="β",
                                      line=dict(color="#777", dash="dash")),
                           row=i, col=1, secondary_y=True)

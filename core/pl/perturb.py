@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -30,16 +31,22 @@ def top_genes_bar(table: pd.DataFrame, *, n: int = 15, title: str = "Top changed
     return fig
 
 
-def delta_heatmap(groups: pd.DataFrame, genes: list[str], *, height: int = 380) -> go.Figure:
-    """Heatmap of mean Δ (groups × ``genes``), symmetric colour scale around 0."""
+def delta_heatmap(groups: pd.DataFrame, genes: list[str], *, height: int = 380,
+                  units: str = "scaled expression") -> go.Figure:
+    """Heatmap of mean Δ (groups × ``genes``), symmetric colour scale around 0; the colour
+    bar names the units of Δ, and every gene's label is drawn at a readable size."""
     sub = groups[genes]
     lim = float(abs(sub.to_numpy()).max()) or 1.0
+    unit_title = "<br>".join(textwrap.wrap(f"Δ ({units})", 14))
     fig = go.Figure(go.Heatmap(z=sub.to_numpy(), x=genes, y=[str(g) for g in sub.index],
                                colorscale="RdBu_r", zmin=-lim, zmax=lim,
-                               colorbar={"title": "Δ"},
+                               colorbar={"title": {"text": unit_title, "font": {"size": 11}}},
                                hovertemplate="%{y} · %{x}: Δ %{z:.4f}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, title="Δ of the top genes per group", height=height,
-                      margin=_MARGIN, xaxis={"tickangle": -45})
+                      margin=_MARGIN, xaxis={"tickangle": -60, "tickfont": {"size": 12},
+                                             "tickmode": "array", "tickvals": genes,
+                                             "automargin": True},
+                      yaxis={"tickfont": {"size": 12}, "automargin": True})
     return fig
 
 

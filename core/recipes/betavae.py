@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,7 @@ def train_betavae(
     Run
         The saved run (``metrics`` holds ``ari_kmeans_vae``, ``ari_kmeans_pca``, ...).
     """
+    started = time.perf_counter()  # total_seconds: what the user waited, scoring included
     settings = BetaVAESettings.for_likelihood((model or {}).get("likelihood", "gaussian"),
                                               model).to_dict()
     train = train or replace(BETAVAE_TRAIN_DEFAULTS)
@@ -209,6 +211,7 @@ def train_betavae(
                         settings=settings, train=train, label_key=label_key,
                         data={"batch_key": batch_key,
                               "batch_categories": inputs.batch_categories})
+    metrics["total_seconds"] = time.perf_counter() - started
     save_run(path, config=config, metrics=metrics, history=result.history, module=module,
              latent=latent, arrays=arrays)
     end_run(path)

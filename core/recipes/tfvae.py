@@ -16,6 +16,7 @@ With ``mask_source="prior"`` phases (b) and (c) are skipped: masks come from a T
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -451,6 +452,7 @@ def train_tfvae(
         ``val_recon_mse`` (Gaussian) or ``heldout_recon_loglik``/``heldout_elbo`` (count
         models, per held-out cell), prior overlap and clustering scores.
     """
+    started = time.perf_counter()  # total_seconds: what the user waited, scoring included
     typed = TFVAESettings.from_dict(model)
     settings = typed.to_dict()
     train = replace(train or TFVAE_TRAIN_DEFAULTS, epochs=max(1, typed.total_epochs))
@@ -471,6 +473,7 @@ def train_tfvae(
     edges = _network_metrics(module, inp, metrics)
     config = run_config("tfvae", adata, dataset=dataset, module_kwargs=module.init_kwargs,
                         settings=settings, train=train, label_key=label_key, tfs=inp.tfs)
+    metrics["total_seconds"] = time.perf_counter() - started
     path = Path(run_dir) if run_dir else new_run_dir("tfvae", dataset, runs_root)
     save_run(path, config=config, metrics=metrics, history=phases.history(), module=module,
              latent=latent, arrays=arrays, tables={"network": edges})

@@ -17,7 +17,9 @@ from core.runs.store import (
     default_runs_root,
     delete_run,
     end_run,
+    example_runs_root,
     import_run_archive,
+    is_example_run,
     list_runs,
     load_run,
     new_run_dir,
@@ -26,6 +28,8 @@ from core.runs.store import (
     save_run,
 )
 
-__all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "begin_run", "data_fingerprint",
-           "default_runs_root", "delete_run", "end_run", "import_run_archive", "list_runs", "load_run",
-           "new_run_dir", "run_archive", "run_checkpointer", "run_config", "run_data", "run_matches", "save_run"]
+__all__ = ["MAX_ARCHIVE_BYTES", "RUNS_ENV", "SCHEMA_VERSION", "Run", "begin_run",
+           "data_fingerprint", "default_runs_root", "delete_run", "end_run",
+           "example_runs_root", "import_run_archive", "is_example_run", "list_runs", "load_run",
+           "new_run_dir", "run_archive", "run_checkpointer", "run_config", "run_data",
+           "run_matches", "save_run"]

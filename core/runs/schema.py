@@ -115,7 +115,7 @@ METRIC_FIELDS: dict[str, Check] = {"message": OPT_STR, "complete": BOOL, "stoppe
                                    "device": OPT_STR}
 #: Metric name prefixes whose values are drawn as numbers.
 NUMERIC_PREFIXES = ("ari_", "nmi_", "knn_", "silhouette_", "batch_mixing", "n_epochs_run",
-                    "best_epoch", "train_seconds", "final_", "r2_", "val_")
+                    "best_epoch", "train_seconds", "total_seconds", "final_", "r2_", "val_")
 
 
 #: ``status.json`` fields (``state`` is always ``"incomplete"`` in schema 2).
@@ -225,7 +225,8 @@ def check_module_size(config: dict[str, Any], weights: Path | None) -> None:
     config
         A validated ``config.json``.
     weights
-        The run's ``model.pt`` (its size is compared with the implied weights), if any.
+        The run's ``model.pt`` (its size is compared with the implied weights, which may be
+        stored as float16), if any.
     """
     module = config.get("module")
     if not isinstance(module, dict):
@@ -234,7 +235,9 @@ def check_module_size(config: dict[str, Any], weights: Path | None) -> None:
     if need > MAX_MODEL_BYTES:
         raise DataError(f"config['module'] describes a model of {need / 1024 ** 3:.1f} GB "
                         f"(over {MAX_MODEL_BYTES / 1024 ** 3:.0f} GB); it is not loaded.")
-    if weights is not None and weights.is_file() and weights.stat().st_size < need:
+    # Weights may be stored as float16 (the shipped example runs, docs/make_example_runs.py;
+    # load_state_dict casts them back), i.e. half the float32 size implied here.
+    if weights is not None and weights.is_file() and weights.stat().st_size < need // 2:
         raise DataError(f"model.pt ({weights.stat().st_size:,} bytes) is smaller than the "
                         f"model config.json describes ({need:,} bytes): the run is damaged and "
                         "does not load.")

@@ -39,11 +39,23 @@ from core.runs.schema import (
 )
 
 RUNS_ENV = "SCVAE_RUNS_DIR"
+#: Example runs shipped with the app (issue 21): listed for every session, never written to.
+EXAMPLE_RUNS_DIR = Path(__file__).resolve().parents[2] / "assets" / "example_runs"
 
 
 def default_runs_root() -> Path:
     """``$SCVAE_RUNS_DIR`` or ``./runs``."""
     return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+def example_runs_root() -> Path:
+    """The shipped example runs (``assets/example_runs``, see ``docs/make_example_runs.py``)."""
+    return EXAMPLE_RUNS_DIR
+
+
+def is_example_run(path: str | Path) -> bool:
+    """Whether ``path`` is one of the shipped example runs (read-only)."""
+    return Path(path).resolve().parent == EXAMPLE_RUNS_DIR.resolve()
 
 
 def new_run_dir(model: str, dataset: str, root: str | Path | None = None) -> Path:
@@ -114,6 +126,11 @@ class Run:
         return int(self.config.get("schema_version", 1))
 
     @property
+    def read_only(self) -> bool:
+        """A shipped example run: arrays computed later stay in memory (:meth:`save_array`)."""
+        return is_example_run(self.path)
+
+    @property
     def model(self) -> str:
         """Model name, e.g. ``betavae``."""
         return str(self.config.get("model", "?"))
@@ -154,7 +171,13 @@ class Run:
         return pd.read_csv(p) if p.is_file() else None
 
     def save_array(self, name: str, array: np.ndarray) -> None:
-        """Add (or replace) ``<name>.npy`` in the folder, e.g. a UMAP computed later."""
+        """Add (or replace) ``<name>.npy`` in the folder, e.g. a UMAP computed later.
+
+        For a :attr:`read_only` run the array is only kept in memory with the others.
+        """
+        if self.read_only:
+            self.arrays[name] = np.asarray(array)
+            return
         np.save(self.path / f"{name}.npy", np.asarray(array), allow_pickle=False)
         self._cache.pop("arrays", None)
 
@@ -226,17 +249,18 @@ def load_run(path: str | Path) -> Run:
 
 
 def list_runs(root: str | Path | None = None, *, model: str | None = None,
-              fingerprint: str | None = None) -> list[Run]:
+              fingerprint: str | None = None, examples: bool = False) -> list[Run]:
     """Runs under ``root``, newest first; optionally only one model or one dataset fingerprint.
+
+    With ``examples`` the shipped example runs (:func:`example_runs_root`) that pass the same
+    filters follow them.
 
     Folders that cannot be read are skipped (a half-written run must not break the page);
     :func:`core.runs.schema.unreadable_runs` lists them with the reason.
     """
     root = Path(root) if root is not None else default_runs_root()
-    if not root.is_dir():
-        return []
     runs = []
-    for p in sorted(root.iterdir(), reverse=True):
+    for p in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
         if (p.name.startswith(".") or not (p / "config.json").is_file()
                 or (p / STATUS_FILE).exists()):
             continue            # hidden (an import being unpacked) or not finished
@@ -249,6 +273,8 @@ def list_runs(root: str | Path | None = None, *, model: str | None = None,
         if fingerprint is not None and run.config.get("data", {}).get("fingerprint") != fingerprint:
             continue
         runs.append(run)
+    if examples and root.resolve() != EXAMPLE_RUNS_DIR.resolve():
+        runs += list_runs(EXAMPLE_RUNS_DIR, model=model, fingerprint=fingerprint)
     return runs
 
 
@@ -382,5 +408,8 @@ def end_run(path: str | Path) -> None:
 
 
 def delete_run(path: str | Path) -> None:
-    """Remove a run folder."""
+    """Remove a run folder (never a shipped example run: a :class:`DataError`)."""
+    if is_example_run(path):
+        raise DataError(f"{Path(path).name} is an example run shipped with the app; it cannot "
+                        "be deleted.")
     shutil.rmtree(path, ignore_errors=True)

@@ -80,6 +80,21 @@ def test_count_likelihood_needs_counts_on_kang(app):
     assert not app.warning
 
 
+def test_switching_likelihood_keeps_edited_values_and_says_what_changed(app):
+    """Issue 21, item 4: NB must not silently replace the user's encoder, dropouts or β."""
+    app.switch_page("app_pages/train.py").run()
+    app.text_input(key="bv_hidden").set_value("256,64").run()
+    app.number_input(key="bv_dropout").set_value(0.3).run()
+    app.selectbox(key="bv_likelihood").select("nb").run()
+    assert_clean(app)
+    assert app.text_input(key="bv_hidden").value == "256,64"
+    assert app.number_input(key="bv_dropout").value == 0.3
+    assert app.number_input(key="bv_input_dropout").value == 0.0     # untouched: NB default
+    note = " ".join(i.value for i in app.info)
+    assert "input dropout 0.1 → 0.0" in note and "β max 5.0 → 2.0" in note
+    assert "Kept your values: encoder 256,64; dropout 0.3" in note
+
+
 def test_train_nb_with_batch_then_de(app, tmp_path):
     upload_counts(app)
     app.switch_page("app_pages/train.py").run()

@@ -160,3 +160,14 @@ def test_cli_train_tfvae_count_likelihood(tmp_path, capsys):
     assert main(["train", "--data", "kang_pbmc", "--model", "tfvae", "--likelihood", "nb",
                  *fast, "--out", str(tmp_path / "k")]) == 2
     assert "raw integer counts" in capsys.readouterr().err
+
+
+def test_ranking_counts_degrees_before_the_top_k_cut():
+    """Issue 21: after a top-k cut every TF has out-degree 2k; degrees come from the network
+    before the cut, and out-strength breaks ties."""
+    e = _edges()
+    cut = filter_edges(e, top_k_per_tf=1)
+    ranked = centralities(cut, ["A", "B", "C"], degree_edges=e).set_index("tf")
+    assert ranked.loc["A", "out_degree"] == (e["source"] == "A").sum() == 3
+    strength_a = e.loc[e["source"] == "A", "weight"].abs().sum()
+    assert abs(ranked.loc["A", "out_strength"] - strength_a) < 1e-12

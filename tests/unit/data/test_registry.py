@@ -13,6 +13,7 @@ EXPECTED = {
     "zeisel_cortex": (3005, 200, "counts", "level1class", 7),
     "pbmc68k_reduced": (700, 765, "log-normalized", "bulk_labels", 10),
     "papalexi_eccite": (20729, 299, "counts", "target_assigned", 27),
+    "symphony_pbmc": (1200, 1767, "log-normalized", "cell_type", 9),
     "synthetic_grn": (2000, 500, "counts", "cell_type", 5),
 }
 

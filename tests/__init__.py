@@ -1,0 +1,2 @@
+"""scVAE Studio tests: a regular package, so a site-packages ``tests`` (plottable ships one)
+never shadows it."""
