@@ -104,20 +104,24 @@ def spec_defaults(obs: pd.DataFrame, dataset: str | None = None) -> dict[str, st
     return out
 
 
+def _require(value: str, choices: list[str], message: str,
+             listing: str = "its values are") -> None:
+    """Raise ``ConfigError("MESSAGE; LISTING: choices.")`` when ``value`` is not a choice."""
+    if value not in choices:
+        raise ConfigError(f"{message}; {listing}: {', '.join(choices)}.")
+
+
 def check_spec(obs: pd.DataFrame, spec: ScgenSpec) -> None:
     """Raise :class:`ConfigError` naming the valid choices when ``spec`` does not fit ``obs``."""
     for key in (spec.condition_key, spec.cell_type_key):
-        if key not in obs:
-            raise ConfigError(f"Column '{key}' is not in the data; obs columns are: "
-                              f"{', '.join(map(str, obs.columns))}.")
+        _require(key, list(map(str, obs.columns)), f"Column '{key}' is not in the data",
+                 "obs columns are")
     if spec.condition_key == spec.cell_type_key:
         raise ConfigError("The condition column and the cell-type column must differ.")
     conditions = obs[spec.condition_key].astype(str)
-    values = sorted(conditions.unique())
     for role, value in (("control", spec.control), ("stimulated", spec.stimulated)):
-        if value not in values:
-            raise ConfigError(f"The {role} value '{value}' is not in column "
-                              f"'{spec.condition_key}'; its values are: {', '.join(values)}.")
+        _require(value, sorted(conditions.unique()),
+                 f"The {role} value '{value}' is not in column '{spec.condition_key}'")
     if spec.control == spec.stimulated:
         raise ConfigError("The control and stimulated values must differ.")
     types = obs[spec.cell_type_key].astype(str)

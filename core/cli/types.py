@@ -52,20 +52,23 @@ def whole_number(text: str) -> int:
     return int(_number(text, int))
 
 
+def _checked(value, ok: bool, rule: str, text: str):
+    """``value`` when ``ok``, else the argparse error "must be RULE, not TEXT"."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be {rule}, not {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number ≥ 1 (epochs, latent dimensions, batch size, genes)."""
     value = int(_number(text, int))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text}")
-    return value
+    return _checked(value, value >= 1, "a whole number of at least 1", text)
 
 
 def nonneg_int(text: str) -> int:
     """A whole number ≥ 0 (seed, warm-up epochs)."""
     value = int(_number(text, int))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, not {text}")
-    return value
+    return _checked(value, value >= 0, "a whole number of at least 0", text)
 
 
 def positive_int_list(text: str) -> list[int]:
@@ -81,14 +84,10 @@ def positive_int_list(text: str) -> list[int]:
 def positive_float(text: str) -> float:
     """A finite number > 0 (learning rate, weights)."""
     value = float(_number(text, float))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
-    return value
+    return _checked(value, value > 0, "a number above 0", text)
 
 
 def nonneg_float(text: str) -> float:
     """A finite number ≥ 0 (β, penalties, thresholds)."""
     value = float(_number(text, float))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of at least 0, not {text}")
-    return value
+    return _checked(value, value >= 0, "a number of at least 0", text)

@@ -86,64 +86,6 @@ def register(info: DatasetInfo) -> None:
     DATASETS[info.name] = info
 
 
-register(
-    DatasetInfo(
-        name="kang_pbmc",
-        title="Kang 2018 IFN-β stimulated vs control PBMCs (scGen validation split)",
-        species="human",
-        x_kind="log-normalized",
-        label_key="cell_type",
-        n_obs=1975,
-        n_vars=6998,
-        loader=_read_asset("kang_pbmc.h5ad"),
-        condition_key="condition",
-        control="control",
-        stimulated="stimulated",
-        citation="Kang et al., Nat Biotechnol 2018; Lotfollahi et al., Nat Methods 2019",
-    )
-)
-register(
-    DatasetInfo(
-        name="zeisel_cortex",
-        title="Zeisel 2015 mouse cortex and hippocampus, 200 marker-rich genes, raw UMI counts",
-        species="mouse",
-        x_kind="counts",
-        label_key="level1class",
-        n_obs=3005,
-        n_vars=200,
-        loader=_read_asset("zeisel_cortex.h5ad"),
-        citation="Zeisel et al., Science 2015",
-    )
-)
-register(
-    DatasetInfo(
-        name="pbmc68k_reduced",
-        title="10x PBMC 68k subsample shipped with scanpy (log-normalised, 765 genes)",
-        species="human",
-        x_kind="log-normalized",
-        label_key="bulk_labels",
-        n_obs=700,
-        n_vars=765,
-        loader=_load_pbmc68k_reduced,
-        citation="Zheng et al., Nat Commun 2017 (via scanpy.datasets)",
-    )
-)
-
-register(
-    DatasetInfo(
-        name="papalexi_eccite",
-        title="Papalexi 2021 ECCITE-seq CRISPR knock-outs in IFN-γ THP-1 cells, 299 genes, raw UMI",
-        species="human",
-        x_kind="counts",
-        label_key="target_assigned",
-        n_obs=20729,
-        n_vars=299,
-        loader=_read_asset("papalexi_eccite.h5ad"),
-        citation="Papalexi et al., Nat Genet 2021 (via the sceptre package)",
-    )
-)
-
-
 def _load_symphony() -> AnnData:
     """X is log(CP10k+1); the exact integer UMI counts (``counts_reconstructed``, derived
     from X and nUMI, see assets/SOURCES.md) become ``layers['counts']`` for the count models."""
@@ -152,41 +94,35 @@ def _load_symphony() -> AnnData:
     return adata
 
 
-register(
-    DatasetInfo(
-        name="symphony_pbmc",
-        title="10x PBMCs from 3 chemistries (3' v1, 3' v2, 5') as batches, 9 cell types",
-        species="human",
-        x_kind="log-normalized",
-        label_key="cell_type",
-        n_obs=1200,
-        n_vars=1767,
-        loader=_load_symphony,
-        batch_key="donor",
-        citation="Kang J.B. et al., Nat Commun 2021 (Symphony); 10x Genomics PBMC data",
-    )
-)
-
-
 def _load_synthetic_grn() -> AnnData:
     from core.data.simulate import load_synthetic_grn
 
     return load_synthetic_grn()
 
 
-register(
-    DatasetInfo(
-        name="synthetic_grn",
-        title="Simulated from a known random TF network (40 TFs, 500 genes; ground truth in uns)",
-        species="synthetic",
-        x_kind="counts",
-        label_key="cell_type",
-        n_obs=2000,
-        n_vars=500,
-        loader=_load_synthetic_grn,
-        citation="core.data.simulate.synthetic_grn(seed=0)",
-    )
-)
+#: Loaders of the datasets that are not one .h5ad read as it is (``loader`` in datasets.toml).
+_LOADERS: dict[str, Callable[[], AnnData]] = {
+    "pbmc68k_reduced": _load_pbmc68k_reduced,
+    "symphony_pbmc": _load_symphony,
+    "synthetic_grn": _load_synthetic_grn,
+}
+
+
+def _bundled_table(path: Path = ASSETS_DIR / "datasets.toml") -> list[DatasetInfo]:
+    """The :class:`DatasetInfo` rows of ``assets/datasets.toml``, in its order."""
+    import tomllib
+
+    rows = tomllib.loads(path.read_text(encoding="utf-8"))["dataset"]
+    out = []
+    for row in rows:
+        loader = str(row.pop("loader"))
+        out.append(DatasetInfo(**row, loader=(_read_asset(loader[5:]) if loader.startswith("file:")
+                                              else _LOADERS[loader])))
+    return out
+
+
+for _info in _bundled_table():
+    register(_info)
 
 
 def get_info(name: str) -> DatasetInfo:

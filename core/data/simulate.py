@@ -79,16 +79,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _edges(rng: np.random.Generator, targets: list[str], candidates_of, layer: str
-           ) -> pd.DataFrame:
+def random_edges(rng: np.random.Generator, targets: list[str], candidates_of, layer: str, *,
+                 p_positive: float = 0.7, strength: tuple[float, float] = (1.0, 3.0),
+                 signed_weight: bool = True) -> pd.DataFrame:
+    """1–3 random regulators per target drawn from ``candidates_of(target)``, each activating
+    with probability ``p_positive``, with a uniform ``strength``; the weight is
+    sign × strength (``signed_weight``) or the sign alone (Hill models keep K in strength)."""
     rows = []
     for target in targets:
         candidates = candidates_of(target)
         k = min(len(candidates), int(rng.integers(1, 4)))
         for source in rng.choice(candidates, size=k, replace=False):
-            sign = 1 if rng.random() < 0.7 else -1
-            strength = float(rng.uniform(1.0, 3.0))
-            rows.append((str(source), target, sign, strength, sign * strength, layer))
+            sign = 1 if rng.random() < p_positive else -1
+            value = float(rng.uniform(*strength))
+            rows.append((str(source), target, sign, value,
+                         sign * value if signed_weight else float(sign), layer))
     return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
 
 
@@ -232,14 +237,14 @@ def _propagate(rng: np.random.Generator, activity: np.ndarray, tfs: list[str],
     for i in range(n_master):
         if tfs[i] in clamp:
             activity[:, i] = clamp[tfs[i]]
-    tf2tf = _edges(rng, tfs[n_master:], lambda t: tfs[:index[t]], "tf2tf")
+    tf2tf = random_edges(rng, tfs[n_master:], lambda t: tfs[:index[t]], "tf2tf")
     for tf in tfs[n_master:]:
         e = tf2tf[tf2tf["target"] == tf]
         u = activity[:, [index[s] for s in e["source"]]] @ e["weight"].to_numpy()
         value, pair = _respond(rng, u[:, None], noise, fixed())
         used.append(pair)
         activity[:, index[tf]] = clamp[tf] if tf in clamp else value[:, 0]
-    tf2gene = _edges(rng, targets, lambda t: tfs, "tf2gene")
+    tf2gene = random_edges(rng, targets, lambda t: tfs, "tf2gene")
     w = np.zeros((len(tfs), len(targets)))
     tgt_index = {g: j for j, g in enumerate(targets)}
     w[tf2gene["source"].map(index), tf2gene["target"].map(tgt_index)] = tf2gene["weight"]

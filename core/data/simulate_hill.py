@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from core.data.simulate import NETWORK_COLUMNS, SimulatedGRN
+from core.data.simulate import SimulatedGRN, random_edges
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -39,15 +39,9 @@ CONTROL = "control"
 
 def _hill_edges(rng: np.random.Generator, tfs: list[str], targets: list[str],
                 candidates_of: Callable[[str], list[str]], layer: str) -> pd.DataFrame:
-    rows = []
-    for target in targets:
-        cands = candidates_of(target)
-        k = min(len(cands), int(rng.integers(1, 4)))
-        for source in rng.choice(cands, size=k, replace=False):
-            sign = 1 if rng.random() < 0.65 else -1
-            strength = float(rng.uniform(0.2, 0.6))          # the Hill constant K
-            rows.append((str(source), target, sign, strength, float(sign), layer))
-    return pd.DataFrame(rows, columns=NETWORK_COLUMNS)
+    """Edges whose strength is the Hill constant K (0.2–0.6) and whose weight is the sign."""
+    return random_edges(rng, targets, candidates_of, layer, p_positive=0.65,
+                        strength=(0.2, 0.6), signed_weight=False)
 
 
 def _hill_matrices(edges: pd.DataFrame, sources: dict[str, int], targets: dict[str, int],
