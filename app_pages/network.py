@@ -60,8 +60,12 @@ with st.expander("Train a TF-VAE", expanded=not has_runs, icon=":material/model_
     max_tfs = c2.number_input("Max TFs (most variable first)", 5, 2000, D["max_tfs"],
                               key="tf_max")
     mask_source = c3.radio("Mask source", MASK_SOURCES, horizontal=True, key="tf_mask_source",
-                           help="learned: top p% of the dense decoder's weights; prior: a "
-                                "TF→target table; both: their union.")
+                           index=MASK_SOURCES.index(D["mask_source"]),
+                           help="prior (default): the TF→target table, the choice whose "
+                                "knock-outs beat the baselines; learned: top p% of the dense "
+                                "decoder's weights (finds edges outside the prior); both: "
+                                "their union. Gaussian models also get the prior's linear "
+                                "backbone under the learned decoder.")
     c1, c2, c3 = st.columns(3)
     sparsity = c1.slider("Mask sparsity p (% of weights kept)", 1.0, 50.0,
                          float(D["mask_sparsity"]), 1.0, key="tf_sparsity",

@@ -62,8 +62,11 @@ def _real_screen(max_cells: int | None, seed: int = 0):
 
 
 def _one(name: str, model: dict, max_cells: int | None, n_targets: int,
-         n_models: int = 1) -> dict:
+         n_models: int = 1, seed: int = 0) -> dict:
+    from dataclasses import replace
+
     from core.recipes.perturb_validate import train_and_validate
+    from core.recipes.tfvae import TFVAE_TRAIN_DEFAULTS
 
     if name == "papalexi_eccite":
         screen, key, control = _real_screen(max_cells)
@@ -75,7 +78,8 @@ def _one(name: str, model: dict, max_cells: int | None, n_targets: int,
     with tempfile.TemporaryDirectory() as tmp:
         res, run = train_and_validate(screen, perturbation_key=key, control=control,
                                       model=model, runs_root=tmp, dataset=name,
-                                      replicate_key=rep, n_models=n_models)
+                                      replicate_key=rep, n_models=n_models,
+                                      train=replace(TFVAE_TRAIN_DEFAULTS, seed=seed))
     out = res.to_json()
     per_target = {t: {m: s[HEADLINE] for m, s in v["methods"].items()}
                   for t, v in out["per_target"].items()}
@@ -110,6 +114,8 @@ def main() -> None:
     parser.add_argument("--n-targets", type=int, default=10)
     parser.add_argument("--n-models", type=int, default=1,
                         help="ensemble: TF-VAEs of different seeds, predictions averaged")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed of the TF-VAEs (the screens stay seed 0)")
     args = parser.parse_args()
 
     from core.recipes.tfvae import TFVAE_DEFAULTS
@@ -119,10 +125,11 @@ def main() -> None:
         model.update({k: max(1, int(round(v * args.epoch_scale)))
                       for k, v in TFVAE_DEFAULTS.items() if k.startswith("epochs_")})
     t0 = time.perf_counter()
-    results = {name: _one(name, model, args.max_cells or None, args.n_targets, args.n_models)
+    results = {name: _one(name, model, args.max_cells or None, args.n_targets, args.n_models,
+                          args.seed)
                for name in args.datasets.split(",")}
     print(json.dumps({"model_overrides": model, "epoch_scale": args.epoch_scale,
-                      "n_models": args.n_models,
+                      "n_models": args.n_models, "seed": args.seed,
                       "max_cells_real_screen": args.max_cells, "headline": HEADLINE,
                       "datasets": results, "wall_seconds": round(time.perf_counter() - t0, 1)},
                      indent=2))

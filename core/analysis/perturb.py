@@ -51,6 +51,11 @@ only *k*'s own unit moves, through the identity path. If it also has no outgoing
 edge, the only non-zero weight in column *k* of the TF→gene layer is the self edge (TF unit →
 its own gene, always kept outside the mask budget), so exactly one gene changes: the TF's own
 gene, by ``Δ · w_self``. :func:`outgoing_edges` tells which TFs have outgoing edges.
+
+A model with the prior backbone (``TFVAESettings.backbone``) adds a fixed linear layer: x̂ gets
+``backbone_weight · z₂`` (so :attr:`Perturber.weight` is the masked layer plus it), and a set
+or shift first moves the other TF units by the backbone's propagated TF→TF effects
+(``tf_cascade``; the intervened units keep their values) before the TF→TF steps.
 """
 
 from __future__ import annotations
@@ -330,7 +335,7 @@ class Perturber:
         self.z = decoder.encode(x, batch_size=batch_size)
         with torch.no_grad():
             layer = self.module.tf2gene
-            self.weight = (layer.weight * layer.mask).numpy().astype(np.float32)
+            self.weight = self.module.tf2gene_weight().numpy().astype(np.float32)
             self.bias = (layer.bias.numpy().astype(np.float32) if layer.bias is not None
                          else np.zeros(len(self.gene_names), np.float32))
         self.counts = decoder.is_count_model
@@ -412,6 +417,14 @@ class Perturber:
                 z[:, col] += np.float32(value)
             else:
                 raise ConfigError(f"Unknown mode '{mode}' for {tf}; use one of {MODES}.")
+        cascade = getattr(self.module, "tf_cascade", None)
+        if cascade is not None and spec:
+            # A backbone model: the intervened TFs move the TFs downstream of them by the
+            # backbone's propagated effects; the intervened units keep their set values.
+            cols = [self._col(tf) for tf in spec]
+            held = z[:, cols].copy()
+            z += (held - self.z[idx][:, cols]) @ cascade.numpy()[:, cols].T.astype(np.float32)
+            z[:, cols] = held
         return z
 
     @torch.no_grad()

@@ -14,7 +14,7 @@ from core.cli.types import number, whole_number
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the TF-VAE options (a group) to the ``train`` parser."""
-    from core.recipes.tfvae import MASK_SOURCES
+    from core.recipes.tfvae import BACKBONES, MASK_SOURCES
     from core.recipes.tfvae import TFVAE_DEFAULTS as D
 
     g = parser.add_argument_group("TF-VAE (--model tfvae)")
@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="percent of TF→TF and TF→gene weights kept (default %(default)s)")
     g.add_argument("--mask-source", choices=MASK_SOURCES, default=D["mask_source"],
                    help="where the masks come from (default %(default)s)")
+    g.add_argument("--backbone", choices=BACKBONES, default=D["backbone"],
+                   help="fixed prior-network regression under the learned decoder (auto: "
+                        "for the Gaussian likelihood; default %(default)s)")
     g.add_argument("--prior", default=None, metavar="NAME_OR_PATH",
                    help="prior network (dorothea_human, trrust_human, collectri_human, ... or a "
                         "CSV source,target[,sign]); default DoRothEA of the species")
@@ -46,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def tfvae_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The recipe settings (overrides of TFVAE_DEFAULTS) given on the command line."""
-    keys = ("tf_list", "max_tfs", "mask_sparsity", "mask_source", "prior", "prior_confidence",
+    keys = ("tf_list", "max_tfs", "mask_sparsity", "mask_source", "backbone", "prior",
+            "prior_confidence",
             "l1", "tf_consistency", "align_weight", "epochs_encoder", "epochs_decoder",
             "epochs_masked", "epochs_masked_fine", "epochs_vae")
     settings = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}

@@ -91,6 +91,7 @@ class TFVAE(nn.Module):
         tf2tf_mask: torch.Tensor | None = None,
         tf2gene_mask: torch.Tensor | None = None,
         likelihood: str = "gaussian",
+        backbone: bool = False,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -111,6 +112,8 @@ class TFVAE(nn.Module):
             "gene_dropout": float(gene_dropout), "batch_norm": bool(batch_norm),
             "likelihood": likelihood,
         }
+        if backbone:        # only then, so runs saved before it keep their constructor keys
+            self._init_kwargs["backbone"] = True
         self.likelihood = likelihood
         self.register_buffer("tf_gene_index", torch.as_tensor(list(tf_gene_index),
                                                               dtype=torch.long))
@@ -131,6 +134,13 @@ class TFVAE(nn.Module):
             self.log_theta = nn.Parameter(torch.zeros(n_input))
         if likelihood == "zinb":
             self.zi_logit = nn.Parameter(torch.full((n_input,), -2.0))
+        self.has_backbone = bool(backbone)
+        if backbone:
+            # Fixed (never trained) linear backbone: x̂ gets backbone_weight · z₂ on top of the
+            # masked layer, and an intervention moves the other TF units by tf_cascade first
+            # (see set_backbone).
+            self.register_buffer("backbone_weight", torch.zeros(n_input, n_tfs))
+            self.register_buffer("tf_cascade", torch.eye(n_tfs))
 
     @property
     def is_count_model(self) -> bool:
@@ -159,6 +169,32 @@ class TFVAE(nn.Module):
                             * (1.0 - torch.eye(self.n_tfs)))
         self.tf2gene.set_mask(self._with_self_edges(tf2gene_mask))
 
+    def set_backbone(self, weight: torch.Tensor, cascade: torch.Tensor) -> None:
+        """Install the fixed linear backbone (a model built with ``backbone=True``).
+
+        Parameters
+        ----------
+        weight
+            ``(n_input, n_tfs)`` direct effect of each TF unit on each gene (e.g. each gene
+            regressed on its prior regulators), added to the masked TF→gene layer.
+        cascade
+            ``(n_tfs, n_tfs)`` column j: change of every TF unit per unit change of TF j when
+            j is intervened on (the backbone's TF→TF effects propagated; diagonal 1).
+            :class:`~core.analysis.perturb.Perturber` applies it to a set/shift before the
+            TF→TF steps, so an intervention reaches the TFs downstream of it.
+        """
+        if not self.has_backbone:
+            raise ConfigError("This TF-VAE was built without a backbone (backbone=True).")
+        self.backbone_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        cascade = torch.as_tensor(cascade, dtype=torch.float32).clone()
+        cascade.fill_diagonal_(1.0)
+        self.tf_cascade.copy_(cascade)
+
+    def tf2gene_weight(self) -> torch.Tensor:
+        """``(n_input, n_tfs)`` weights from z₂ to x̂: the masked layer plus the backbone."""
+        w = self.tf2gene.weight * self.tf2gene.mask
+        return w + self.backbone_weight if self.has_backbone else w
+
     @property
     def init_kwargs(self) -> dict[str, Any]:
         """Constructor arguments (JSON-safe); masks come back from the state dict."""
@@ -185,6 +221,8 @@ class TFVAE(nn.Module):
         z1 = self.tf_step(z)
         z2 = self.tf_step(z1)
         out = self.tf2gene(self.gene_dropout(z2))
+        if self.has_backbone:
+            out = out + z2 @ self.backbone_weight.T
         if not self.is_count_model:
             return {"z1": z1, "z2": z2, "x_hat": out}
         return {"z1": z1, "z2": z2, "logits": out, "x_hat": torch.softmax(out.float(), dim=-1)}

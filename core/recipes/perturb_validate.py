@@ -326,7 +326,7 @@ def train_and_validate(screen: Any, *, perturbation_key: str, control: str,
     prior_run = None
     if with_prior:
         prior_run = train_tfvae(adata, dataset=dataset, runs_root=runs_root, train=train,
-                                model={**settings, "mask_source": "prior"})
+                                model={**settings, "mask_source": "prior", "backbone": "none"})
     result = validate_run(run, screen, perturbation_key=perturbation_key, control=control,
                           targets=wanted, train_on=train_on, prior_run=prior_run,
                           replicate_key=replicate_key, ensemble=ensemble)

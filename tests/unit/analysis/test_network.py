@@ -129,7 +129,8 @@ def test_cli_train_model_tfvae(tmp_path, capsys):
 
     out = tmp_path / "run"
     code = main(["train", "--data", "synthetic_grn", "--model", "tfvae", "--hidden", "16",
-                 "--max-tfs", "8", "--mask-sparsity", "5", "--epochs-encoder", "1",
+                 "--max-tfs", "8", "--mask-source", "learned", "--mask-sparsity", "5",
+                 "--epochs-encoder", "1",
                  "--epochs-decoder", "1", "--epochs-masked", "1", "--epochs-masked-fine", "1",
                  "--epochs-vae", "1", "--device", "cpu", "--out", str(out)])
     assert code == 0

@@ -19,7 +19,9 @@ from core.training.inputs import model_input
 from core.training.trainer import TrainConfig
 
 FAST = {"hidden": [16], "epochs_encoder": 2, "epochs_decoder": 2, "epochs_masked": 1,
-        "epochs_masked_fine": 1, "epochs_vae": 1, "max_tfs": None}
+        "epochs_masked_fine": 1, "epochs_vae": 1, "max_tfs": None,
+        # the plain decoder (tests/unit/recipes/test_tfvae_backbone.py covers the backbone)
+        "backbone": "none"}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from core.runs import load_run, save_run
 from core.training.trainer import TrainConfig, fit
 
 FAST = {"hidden": [32], "epochs_encoder": 3, "epochs_decoder": 3, "epochs_masked": 2,
-        "epochs_masked_fine": 1, "epochs_vae": 2, "max_tfs": None}
+        "epochs_masked_fine": 1, "epochs_vae": 2, "max_tfs": None,
+        "mask_source": "learned"}   # the learned-mask path (the default is the prior's)
 CPU = TrainConfig(batch_size=64, device="cpu", val_fraction=0.2)
 
 

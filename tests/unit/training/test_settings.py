@@ -55,7 +55,8 @@ def test_one_source_of_truth_for_defaults():
     assert SCGEN_DEFAULTS == {"n_latent": 100, "hidden": [800, 800], "batch_norm": False,
                               "dropout": 0.2, "kl_weight": 5e-5}
     assert TFVAE_TRAIN_DEFAULTS.epochs == TFVAESettings().total_epochs == 150
-    assert TFVAE_DEFAULTS["epochs_vae"] == 40 and TFVAE_DEFAULTS["mask_source"] == "learned"
+    assert TFVAE_DEFAULTS["epochs_vae"] == 40 and TFVAE_DEFAULTS["mask_source"] == "prior"
+    assert TFVAE_DEFAULTS["backbone"] == "auto"
 
 
 def test_every_registered_module_keeps_the_model_contract():
