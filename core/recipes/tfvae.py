@@ -374,14 +374,14 @@ def install_backbone(module: Any, inp: _Inputs) -> None:
     module.set_backbone(torch.as_tensor(weight), torch.as_tensor(cascade))
 
 
-def _run_phases(phases: _Phases, settings: dict[str, Any],
-                progress: Progress | None) -> dict[str, Any]:
+def _run_phases(phases: _Phases, settings: dict[str, Any], progress: Progress | None, *,
+                backbone_installed: bool = False) -> dict[str, Any]:
     """Phases (a)–(e) of the recipe; returns the β schedule of phase (e) as saved."""
     module = phases.module
     consistency = float(settings["tf_consistency"])
     phases.run("encoder", settings["epochs_encoder"], module.encoder_parameters(),
                {"stage": "encoder"})
-    if module.has_backbone:
+    if module.has_backbone and not backbone_installed:
         install_backbone(module, phases.inp)
     tt, tg = _decoder_masks(phases, settings, settings["mask_source"], progress)
     module.set_masks(torch.as_tensor(tt), torch.as_tensor(tg))
@@ -404,6 +404,8 @@ def _run_phases_on_devices(phases: _Phases, settings: dict[str, Any],
     phase): each phase's ``fit`` trains data-parallel, the masks are computed identically
     on every rank from the all-reduced weights; rank 0's weights come back into the module."""
     inp, train = phases.inp, phases.train
+    if phases.module.has_backbone:     # needs inp.x, which the ranks do not get
+        install_backbone(phases.module, inp)
     rank_inputs = replace(inp, x=None, inputs=None, data={})   # the arrays travel as `data`
     results, schedule = run_on_devices(
         _phases_on_rank, phases.module, inp.data, devices=train.devices, device=train.device,
@@ -419,7 +421,7 @@ def _phases_on_rank(module: Any, data: dict[str, Any], *, params: Any, progress:
     """One rank of :func:`_run_phases_on_devices` (``params`` is unused: each phase picks
     its own)."""
     phases = _Phases(module, replace(inp, data=data), train, progress, cancel)
-    schedule = _run_phases(phases, settings, progress)
+    schedule = _run_phases(phases, settings, progress, backbone_installed=True)
     return phases.results, schedule
 
 
