@@ -18,6 +18,7 @@ from ui.jobs import (
     SELECTED_RUN_KEY,
     active_job,
     dataset_spec,
+    follow_selected,
     import_run_section,
     job_outcome,
     progress_panel,
@@ -191,9 +192,8 @@ else:
     table_download(table, f"runs_{ds.name}", key="runs_csv", label="Runs table (CSV)")
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     ids = [r.id for r in runs]
-    default = st.session_state.get(SELECTED_RUN_KEY)
-    chosen = c1.selectbox("Run", ids, index=ids.index(default) if default in ids else 0,
-                          key="train_run_pick")
+    follow_selected("train_run_pick", ids)     # a run that just finished is preselected
+    chosen = c1.selectbox("Run", ids, key="train_run_pick")
     model = next(r.model for r in runs if r.id == chosen)
     page, title = RUN_PAGES.get(model, RUN_PAGES["betavae"])
     if c2.button(f"Open in {title}", key="open_embedding", icon=":material/open_in_new:"):

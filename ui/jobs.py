@@ -426,13 +426,23 @@ def run_picker(ds: LoadedDataset, model: str | Sequence[str] | None, *, key: str
     if not runs:
         return None
     ids = [r.id for r in runs]
-    wanted = st.session_state.get(SELECTED_RUN_KEY)
-    if key not in st.session_state or st.session_state[key] not in ids:
-        st.session_state[key] = wanted if wanted in ids else ids[0]
+    follow_selected(key, ids)
     by_id = {r.id: r for r in runs}
     chosen = st.selectbox(label, ids, key=key, format_func=lambda i: run_label(by_id[i]))
-    st.session_state[SELECTED_RUN_KEY] = chosen
+    st.session_state[SELECTED_RUN_KEY] = st.session_state[f"_{key}_followed"] = chosen
     return by_id[chosen]
+
+
+def follow_selected(key: str, ids: list[str]) -> None:
+    """Point the run selectbox ``key`` at the last run trained or opened (SELECTED_RUN_KEY)
+    when that changed since the widget last followed it; the user's own pick stays otherwise
+    (a keyed selectbox ignores its ``index`` once it has a value)."""
+    wanted, seen = st.session_state.get(SELECTED_RUN_KEY), f"_{key}_followed"
+    if wanted in ids and st.session_state.get(seen) != wanted:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[0]
+    st.session_state[seen] = wanted
 
 
 def run_label(run: Run) -> str:
