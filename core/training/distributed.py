@@ -29,14 +29,17 @@ all-reduced, so all ranks take the same decision at the same step and never dead
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import pickle
 import queue as queue_module
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from torch.multiprocessing.spawn import ProcessException
 from torch.nn.parallel import DistributedDataParallel
 
 from core.device import pick_device
@@ -355,12 +359,32 @@ def run_on_devices(fn: Callable[..., Any], module: nn.Module, data: Mapping[str,
     messages, stop = ctx.Queue(), ctx.Event()
     with tempfile.TemporaryDirectory(prefix="scvae-ddp-") as tmp:
         task = _Task(fn, pickle.dumps(module.cpu()), share_arrays(data, Path(tmp)), names, kwargs)
-        procs = mp.start_processes(
-            _worker, args=(devices, str(Path(tmp) / "init"), device_type, task, messages, stop),
-            nprocs=devices, join=False, start_method="spawn")
+        with _no_main_script():
+            procs = mp.start_processes(
+                _worker, args=(devices, str(Path(tmp) / "init"), device_type, task, messages,
+                               stop),
+                nprocs=devices, join=False, start_method="spawn")
         value, state = _watch(procs, messages, progress, cancel, stop)
     module.load_state_dict(state)
     return value
+
+
+@contextlib.contextmanager
+def _no_main_script() -> Iterator[None]:
+    """Start processes without re-running the caller's ``__main__`` in them.
+
+    ``spawn`` re-imports the parent's main module in every child. Inside Streamlit (a page
+    script runs as ``__main__``) that would run the app in each rank; the ranks need only
+    :func:`_worker`, which pickles by its module path. So while the ranks start, ``__main__``
+    is a bare module with no file.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def one_process_per_device(fit: Callable[..., Any]) -> Callable[..., Any]:
@@ -404,7 +428,7 @@ def _watch(procs: Any, messages: Any, progress: Any, cancel: Any, stop: Any
             raise _error(msg[1], msg[2])
         try:
             finished = finished or bool(procs.join(timeout=0))
-        except mp.ProcessException as exc:   # a rank died: its own message says why
+        except ProcessException as exc:   # a rank died: its own message says why
             _stop_all(procs)
             msg = _next_message(messages, 2.0, only="error")
             raise (_error(msg[1], msg[2]) if msg else RuntimeError(

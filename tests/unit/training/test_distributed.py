@@ -5,7 +5,10 @@ shaped exactly like the one-process runs (issue 22)."""
 from __future__ import annotations
 
 import json
+import multiprocessing.spawn
 import os
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from core.data.simulate import synthetic_grn
 from core.errors import ConfigError
 from core.recipes.betavae import train_betavae
 from core.recipes.tfvae import train_tfvae
-from core.training.distributed import ShardSampler, check_devices
+from core.training.distributed import ShardSampler, _no_main_script, check_devices
 from core.training.progress import Progress
 from core.training.trainer import TrainConfig
 
@@ -67,6 +70,19 @@ def _shape(run) -> dict:
     return {"files": files, "config": sorted(config), "train": sorted(config["train"]),
             "data": config["data"], "metrics": sorted(run.metrics),
             "history": list(run.history.columns), "epochs": len(run.history)}
+
+
+def test_ranks_do_not_rerun_the_callers_main_script(monkeypatch, tmp_path):
+    # Streamlit runs a page as __main__ (and AppTest leaves it there): spawn would re-run
+    # the app in every rank. While ranks start, __main__ has no file to re-run.
+    script = types.ModuleType("__main__")
+    script.__file__ = str(tmp_path / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert "init_main_from_path" in multiprocessing.spawn.get_preparation_data("rank")
+    with _no_main_script():
+        prepared = multiprocessing.spawn.get_preparation_data("rank")
+    assert "init_main_from_path" not in prepared and "init_main_from_name" not in prepared
+    assert sys.modules["__main__"] is script
 
 
 def test_two_gloo_processes_write_the_same_betavae_run_as_one(small, tmp_path, one_thread):
