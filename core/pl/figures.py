@@ -158,8 +158,11 @@ def embedding_scatter(coords: np.ndarray, color: pd.Series | np.ndarray, *, titl
                 text=hover_text[m] if hover_text is not None else None,
                 hovertemplate="%{text}<extra></extra>" if hover_text is not None else None,
                 marker=dict(size=point_size, color=palette[i])))
-    fig.update_layout(template=TEMPLATE, title=title, height=height,
-                      margin=dict(l=10, r=10, t=40, b=10),
+    # The title sits just above the plot, below the toolbar (long titles ran under it).
+    fig.update_layout(template=TEMPLATE, height=height,
+                      title=dict(text=title, yref="paper", y=1, yanchor="bottom",
+                                 pad=dict(b=8)),
+                      margin=dict(l=10, r=10, t=TOP_MARGIN, b=10),
                       legend=dict(itemsizing="constant", font=dict(size=10)))
     fig.update_xaxes(showticklabels=False, title_text="UMAP 1")
     fig.update_yaxes(showticklabels=False, title_text="UMAP 2")
