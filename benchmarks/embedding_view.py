@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, _free_port  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, wait_idle  # noqa: E402
 
 WRAPPER = ROOT / "_bench_embedding_app.py"
 _WRAPPER_CODE = '''
@@ -124,7 +124,9 @@ def time_page(browser, url: str, shot: Path | None) -> dict:
         await window.Plotly.relayout(gd, {'xaxis.range': [-2, 2], 'yaxis.range': [-2, 2]});
         return (performance.now() - t) / 1000; }""") if page.evaluate(
         "() => !!window.Plotly") else None
-    # Colour change: a rerun of the page script; done when the legend shows the new groups.
+    # Colour change, once the page has finished (scores, DE, history): done when the legend
+    # shows the new groups.
+    wait_idle(page, timeout=600_000)
     page.get_by_text("Display and scoring settings").first.wait_for()
     box = page.locator("[data-testid='stSelectbox']").filter(has_text="obs column").first
     box.click()
