@@ -82,8 +82,8 @@ def screen_counts(screen: Any) -> sp.csr_matrix:
     x = sp.csr_matrix(x)
     if x.nnz and (x.data.min() < 0 or not np.allclose(x.data[:1000], np.round(x.data[:1000]))):
         raise DataError("The screen needs raw counts (X or layers['counts']) to measure fold "
-                        "changes; this one holds normalised or scaled values. Load a screen with counts "
-                        "(e.g. the bundled papalexi_eccite).")
+                        "changes; this one holds normalised or scaled values. Load a screen with "
+                        "counts (e.g. the bundled papalexi_eccite).")
     return x
 
 
