@@ -296,11 +296,11 @@ def recommended_betavae(adata: Any) -> str:
     """The β-VAE the product recommends, chosen by what X held before preprocessing.
 
     ``"betavae_nb"`` when X held raw counts, else ``"betavae_gaussian"`` (also when raw counts
-    sit only in a layer beside log-normalised X). Panel evidence (benchmarks/results/panel.json,
-    CPU, 1 seed, 30 epochs): on counts X NB beat Gaussian on bio conservation (zeisel_cortex
-    0.723 vs 0.698); on symphony_pbmc (log X, exact counts in a layer) the Gaussian β-VAE with
-    the batch covariate beat NB on the scIB total (0.752 vs 0.632, batch correction 0.80 vs
-    0.51) at the same bio conservation (0.722 vs 0.714).
+    sit only in a layer beside log-normalised X). Panel evidence
+    (benchmarks/results/panel_h100.json, 3 seeds, default epochs): on counts X NB beat Gaussian
+    on bio conservation (zeisel_cortex 0.734 vs 0.681); on symphony_pbmc (log X, exact counts in
+    a layer) the Gaussian β-VAE with the batch covariate beat NB on the scIB total (0.746 vs
+    0.730) at about the same bio conservation (0.723 vs 0.719).
     """
     from core.data.validate import detect_x_kind
 
