@@ -23,7 +23,10 @@ st.title("Validate perturbations")
 st.caption("Scores in-silico knock-outs against a measured screen: the log2 fold change of "
            "mean normalised expression, knocked-out cells vs control cells, per gene. Every "
            "method is scored on the same cells; the model must beat the baselines to be "
-           "worth a slider. The knocked-out gene itself is left out of every score.")
+           "worth a slider. Baselines: no change; correlation with the TF; ridge on every TF; "
+           "CellOracle-style propagation over the prior network; and the perturbation mean "
+           "(every target predicted as the mean measured effect of the screen's other "
+           "knock-outs). The knocked-out gene itself is left out of every score.")
 ds = require_dataset()
 info = DATASETS.get(ds.name)
 columns = categorical_columns(ds.raw)

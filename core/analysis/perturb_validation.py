@@ -248,6 +248,23 @@ def summarise(scores: pd.DataFrame) -> dict[str, dict[str, float]]:
             for m, row in med.iterrows()}
 
 
+def mean_of_other_effects(other: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
+    """The "perturbation mean" baseline: every target is predicted to change each gene by the
+    mean measured effect of the screen's OTHER perturbations (the rows of ``other``, targets ×
+    genes log2 fold changes, none of them a scored target). It knows nothing of the target,
+    only what knocking out anything in this screen tends to do, and is the first baseline
+    perturbation benchmarks try (Ahlmann-Eltze et al., Nat. Methods 2025). Targets × genes.
+    """
+    if other.empty:
+        raise DataError("The perturbation-mean baseline needs other measured perturbations.")
+    leak = sorted(set(map(str, other.index)) & set(map(str, targets)))
+    if leak:
+        raise DataError(f"The perturbation mean may not use the scored targets: {leak}.")
+    mean = other.mean(axis=0).to_numpy()
+    return pd.DataFrame(np.tile(mean, (len(targets), 1)), index=list(targets),
+                        columns=other.columns)
+
+
 def per_gene_table(predictions: Mapping[str, pd.DataFrame], observed: pd.DataFrame
                    ) -> pd.DataFrame:
     """One row per target and gene: ``target, gene, observed`` and one column per method."""

@@ -11,7 +11,8 @@ from core.pl.style import TEMPLATE
 _MARGIN = {"l": 50, "r": 20, "t": 60, "b": 50}
 #: One colour per method, the model's strongest; baselines in muted tones.
 METHOD_COLOURS = {"tfvae": "#D62728", "tfvae_prior": "#FF9896", "ridge": "#1F77B4",
-                  "correlation": "#2CA02C", "propagation": "#9467BD", "no_change": "#7F7F7F"}
+                  "correlation": "#2CA02C", "propagation": "#9467BD", "no_change": "#7F7F7F",
+                  "perturbation_mean": "#BCBD22"}
 
 
 def winner_table(scores: pd.DataFrame, metric: str = "pearson_top50") -> pd.DataFrame:

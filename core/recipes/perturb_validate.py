@@ -15,7 +15,9 @@ The in-silico knock-out sets the TF's unit to its lowest value over the control 
 normalised expression (NB/ZINB runs give it directly; Gaussian runs' Δ of scaled expression
 is multiplied by each gene's SD of log1p expression and divided by ln 2). Baselines are fitted
 on log1p(CP10k) of the same cells and predict ``effect · (min − mean of the TF)``, divided by
-ln 2. Pearson r and sign agreement do not depend on a common scale.
+ln 2. Pearson r and sign agreement do not depend on a common scale. With ``all-but-scored``
+the ``perturbation_mean`` baseline predicts every scored target as the mean measured effect of
+the screen's other perturbations (cells the model may learn from too).
 """
 
 from __future__ import annotations
@@ -189,6 +191,23 @@ def baseline_knockouts(adata: Any, tfs: list[str], targets: list[str],
     return bl.knockout_predictions(effects, units, genes, deltas, scale=1.0 / _LN2)
 
 
+def _add_perturbation_mean(preds: dict[str, pd.DataFrame], counts: sp.csr_matrix,
+                           labels: np.ndarray, genes: list[str], control: str,
+                           scored: list[str], *, min_cells: int, train_on: str) -> str:
+    """Add :func:`~core.analysis.perturb_validation.mean_of_other_effects` as method
+    ``perturbation_mean`` when the cells allowed for learning hold other perturbations
+    (``all-but-scored``); the note says what it used or why it is absent."""
+    if train_on != "all-but-scored":
+        return "perturbation mean: not scored (baselines learn from control cells only)"
+    others = sorted(set(map(str, labels)) - {str(control), *map(str, scored)})
+    other = pv.observed_effects(counts, labels, genes, control=control, targets=others,
+                                min_cells=min_cells).lfc if others else pd.DataFrame()
+    if other.empty:
+        return "perturbation mean: not scored (no other perturbation with enough cells)"
+    preds["perturbation_mean"] = pv.mean_of_other_effects(other, scored)
+    return f"perturbation mean: the mean measured effect of {len(other)} other target(s)"
+
+
 def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control: str,
                  targets: list[str] | None = None, train_on: str = "all-but-scored",
                  prior_run: Any | None = None, replicate_key: str | None = None,
@@ -234,9 +253,9 @@ def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control
     genes, tfs = _units(run, screen)
     wanted = scoreable_targets(labels, control, tfs, targets)
     reps = _labels(screen, replicate_key) if replicate_key else None
-    observed = pv.observed_effects(screen_counts(screen[:, genes]), labels, genes,
-                                   control=control, targets=wanted, replicates=reps,
-                                   min_cells=min_cells)
+    counts = screen_counts(screen[:, genes])
+    observed = pv.observed_effects(counts, labels, genes, control=control, targets=wanted,
+                                   replicates=reps, min_cells=min_cells)
     scored = list(observed.lfc.index)
     if not scored:
         raise DataError(f"Every target has fewer than {min_cells} cells "
@@ -253,13 +272,15 @@ def validate_run(run: Any | None, screen: Any, *, perturbation_key: str, control
     settings = run.config.get("settings", {}) if run is not None else {}
     prior, prior_label = resolve_prior(screen, settings.get("prior"))
     preds.update(baseline_knockouts(adata, tfs, scored, prior))
+    mean_note = _add_perturbation_mean(preds, counts, labels, genes, control, scored,
+                                       min_cells=min_cells, train_on=train_on)
     scores = pv.score_methods(preds, observed.lfc)
     notes = [f"scored {len(scored)} target(s): {', '.join(scored)}",
              f"baselines learn from {int(cells.sum())} cells ({train_on})"
              + (f"; the run was trained on {run.config['data'].get('n_obs')} cells"
                 if run is not None else "")
              + f"; knock-outs applied to {int(is_ctrl.sum())} control cells",
-             f"propagation prior: {prior_label}"]
+             f"propagation prior: {prior_label}", mean_note]
     notes += [f"skipped {t}: {why}" for t, why in observed.skipped.items()]
     return ValidationResult(scores=scores, summary=pv.summarise(scores),
                             per_gene=pv.per_gene_table(preds, observed.lfc),

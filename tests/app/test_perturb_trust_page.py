@@ -46,7 +46,8 @@ def test_interval_baselines_and_ood(monkeypatch, two_seeds):
             ).all()
     assert (table["high"] - table["low"]).max() > 0
     assert table["correlation"].abs().max() > 0 and table["ridge"].abs().max() > 0
-    assert any("ties the best simple baseline" in i.value for i in at.info)
+    assert any("ties the best network baseline" in i.value and "0.54" in i.value
+               for i in at.info)
     assert not any("outside the range seen in training" in w.value for w in at.warning)
     slider = at.slider(key=f"pert_val_{tf}")
     slider.set_value(slider.min).run()           # below the observed minimum

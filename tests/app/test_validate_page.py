@@ -55,7 +55,8 @@ def test_table_has_the_model_and_every_baseline(monkeypatch, screen_runs):
     assert at.selectbox(key="val_control").value == "non-targeting"
     wide = _wide(at)
     assert list(wide["target"]) == ["STAT1", "STAT2", "STAT3", "median"]
-    for method in ("tfvae", "no_change", "correlation", "ridge", "propagation"):
+    for method in ("tfvae", "no_change", "correlation", "ridge", "propagation",
+                   "perturbation_mean"):
         assert method in wide.columns
     assert (wide["no_change"].astype(float) == 0).all()
     # the winner is the row's best method

@@ -43,7 +43,7 @@ def test_validation_table_with_baselines(screen_server, page, artifacts_dir):
     wait_idle(page, timeout=120_000)
     text = table.inner_text()
     for word in ("STAT1", "STAT2", "STAT3", "median", "tfvae", "no_change", "correlation",
-                 "ridge", "propagation", "★"):
+                 "ridge", "propagation", "perturbation_mean", "★"):
         assert word in text, word
     page.get_by_text("STAT1 knock-out: predicted vs measured").first.wait_for()
     assert page.get_by_test_id("stDownloadButton").filter(has_text="metrics.json").count() == 1

@@ -115,3 +115,15 @@ def test_fit_baselines_and_knockout_predictions():
     assert preds["correlation"].loc["A", "g"] == pytest.approx(
         effects["correlation"][2, 0] * deltas["A"] * 0.5)
     assert preds["ridge"].loc["A", "g"] < 0                   # A down → g down
+
+
+def test_perturbation_mean_is_the_mean_of_the_other_targets_effects():
+    other = pd.DataFrame([[1.0, -2.0, 0.0], [3.0, 0.0, -1.0]], index=["IRF1", "JAK2"],
+                         columns=["g1", "g2", "g3"])
+    pred = pv.mean_of_other_effects(other, ["STAT1", "STAT2"])
+    assert list(pred.index) == ["STAT1", "STAT2"] and list(pred.columns) == ["g1", "g2", "g3"]
+    assert np.allclose(pred.to_numpy(), [[2.0, -1.0, -0.5], [2.0, -1.0, -0.5]])
+    with pytest.raises(DataError, match="may not use the scored targets"):
+        pv.mean_of_other_effects(other, ["IRF1"])
+    with pytest.raises(DataError, match="needs other measured perturbations"):
+        pv.mean_of_other_effects(other.iloc[:0], ["STAT1"])

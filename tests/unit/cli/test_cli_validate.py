@@ -52,7 +52,8 @@ def test_cli_writes_metrics_and_per_gene(slice_and_run, capsys):
     assert set(metrics["per_target"]) == {"STAT1", "STAT2"}
     assert metrics["skipped"] == {"STAT3": "15 cells (fewer than 20)"}
     methods = set(metrics["per_target"]["STAT1"]["methods"])
-    assert methods == {"tfvae", "no_change", "correlation", "ridge", "propagation"}
+    assert methods == {"tfvae", "no_change", "correlation", "ridge", "propagation",
+                       "perturbation_mean"}
     assert metrics["per_target"]["STAT1"]["n_cells"] == 60
     assert metrics["median"]["no_change"]["pearson_top50"] == 0.0
     assert printed["median"]["ridge"] == metrics["median"]["ridge"]["pearson_top50"]
@@ -107,3 +108,26 @@ def test_ensemble_is_the_mean_of_its_members(slice_and_run):
     two = validate_run(run, screen, ensemble=[run], **kw)
     assert np.allclose(one.per_gene["tfvae"], two.per_gene["tfvae"], atol=1e-6)
     assert not np.allclose(one.per_gene["tfvae"], 0)
+
+
+def test_perturbation_mean_is_the_other_targets_measured_effect(slice_and_run):
+    import anndata
+
+    from core.analysis.perturb_validation import observed_effects
+    from core.recipes.perturb_validate import screen_counts, validate_run
+
+    tmp, run = slice_and_run
+    screen = anndata.read_h5ad(tmp / "slice.h5ad")
+    labels = screen.obs["target_assigned"].astype(str).to_numpy()
+    genes = [str(g) for g in screen.var_names]
+    res = validate_run(run, screen, perturbation_key="target_assigned", control="non-targeting")
+    # STAT3 (15 cells) is too small, STAT1/STAT2 are scored: IRF1 is the only other target
+    irf1 = observed_effects(screen_counts(screen), labels, genes, control="non-targeting",
+                            targets=["IRF1"]).lfc.loc["IRF1"]
+    for target in ("STAT1", "STAT2"):
+        rows = res.per_gene[res.per_gene["target"] == target]
+        assert np.allclose(rows["perturbation_mean"].to_numpy(), irf1.to_numpy())
+    assert any("mean measured effect of 1 other target" in n for n in res.notes)
+    ctrl = validate_run(run, screen, perturbation_key="target_assigned",
+                        control="non-targeting", train_on="control")
+    assert "perturbation_mean" not in set(ctrl.scores["method"])
