@@ -13,7 +13,6 @@ then the colour is switched between two obs columns ``--repeats`` times. Beside
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-from embedding_view import _WRAPPER_CODE, WRAPPER, make_data  # noqa: E402
+from embedding_view import _WRAPPER_CODE, WRAPPER, emit, make_data  # noqa: E402
 
 
 def main() -> None:
@@ -63,10 +62,7 @@ def main() -> None:
            "first_visit_s": round(first, 1),
            "colour_change_s": [round(c, 3) for c in colours],
            "median_colour_change_s": round(statistics.median(colours), 3)}
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(out, args.out)
 
 
 if __name__ == "__main__":

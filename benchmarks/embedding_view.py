@@ -173,10 +173,15 @@ def main() -> None:
             WRAPPER.unlink(missing_ok=True)
     out = {"benchmark": "embedding_view", "cells": args.cells, "data_written_s": round(made, 1),
            **result}
+    emit(out, args.out)
+
+
+def emit(out: dict, path: Path | None) -> None:
+    """Print ``out`` as JSON, and write it to ``path`` when one is given."""
     text = json.dumps(out, indent=2)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if path:
+        path.write_text(text + "\n")
 
 
 if __name__ == "__main__":
