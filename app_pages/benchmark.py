@@ -16,6 +16,7 @@ from core.data.preprocess import categorical_columns
 from core.data.registry import DATASETS
 from core.pl.benchmark import metric_bars, scib_table
 from core.recipes.benchmark import (
+    BATCH_METHODS,
     METHOD_TITLES,
     METHODS,
     BenchmarkResult,
@@ -73,7 +74,7 @@ seeds = c[2].number_input("Seeds", 1, 10, 3, key="bench_seeds")
 epochs = c[3].number_input("Max epochs", 1, 1000, 100, key="bench_epochs")
 available = default_methods()
 methods = st.multiselect("Methods", [m for m in METHODS if m in available], key="bench_methods",
-                         default=[m for m in available if m != "harmony" or batch_key],
+                         default=[m for m in available if m not in BATCH_METHODS or batch_key],
                          format_func=lambda m: METHOD_TITLES.get(m, m))
 if "scvi" not in available:
     st.caption("scvi-tools' SCVI is compared when scvi-tools is installed on the server "

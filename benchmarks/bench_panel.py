@@ -86,6 +86,9 @@ def _targets(panel: dict) -> dict:
              "bio_minus_pca": round(vae["bio_conservation"] - rows["pca"]["bio_conservation"], 4)}
         if "harmony" in rows:
             t["total_minus_harmony"] = round(vae["total"] - rows["harmony"]["total"], 4)
+            if "betavae_harmony" in rows:  # Harmony on the β-VAE latent vs on PCA
+                t["betavae_harmony_total_minus_harmony"] = round(
+                    rows["betavae_harmony"]["total"] - rows["harmony"]["total"], 4)
         if "scvi" in rows:
             bio_vae.append(vae["bio_conservation"])
             bio_scvi.append(rows["scvi"]["bio_conservation"])

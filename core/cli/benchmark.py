@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-key", default=None, metavar="K",
                    help="obs column of batches (adds Harmony and the batch metrics)")
     p.add_argument("--methods", default=None, metavar="A,B",
-                   help="pca, harmony, betavae_gaussian, betavae_nb, tfvae, scvi "
+                   help="pca, harmony, betavae_gaussian, betavae_nb, betavae_harmony, tfvae, scvi "
                         "(default: all available)")
     p.add_argument("--obsm", action="append", metavar="KEY",
                    help="also score the embedding in adata.obsm[KEY] (repeatable)")

@@ -3,7 +3,9 @@
 
 Methods (:data:`METHODS`): ``pca``; ``harmony`` (harmonypy on the same PCA, with a batch
 column); ``betavae_gaussian`` and ``betavae_nb`` (this product's β-VAE, its recipe defaults,
-the batch column as covariate); ``tfvae`` (the TF-VAE's μ); ``scvi`` (scvi-tools' SCVI, only
+the batch column as covariate); ``betavae_harmony`` (Harmony run on the recommended β-VAE's
+latent instead of on PCA, with a batch column; it reuses that β-VAE's latent of the same seed
+when the run trained it); ``tfvae`` (the TF-VAE's μ); ``scvi`` (scvi-tools' SCVI, only
 when scvi-tools is installed: an optional extra); and ``obsm:<key>`` (an embedding the user
 brings in ``adata.obsm``). A method that cannot run on the data (NB without counts, Harmony
 without a batch, SCVI not installed) is skipped with the reason, never an error.
@@ -30,9 +32,13 @@ from core.training.progress import Progress
 from core.training.settings import Settings, between, one_of
 
 #: Every built-in method, in table order; ``obsm:<key>`` adds a user's embedding.
-METHODS = ("pca", "harmony", "betavae_gaussian", "betavae_nb", "tfvae", "scvi")
+METHODS = ("pca", "harmony", "betavae_gaussian", "betavae_nb", "betavae_harmony", "tfvae",
+           "scvi")
 METHOD_TITLES = {"pca": "PCA", "harmony": "Harmony (PCA)", "betavae_gaussian": "β-VAE Gaussian",
-                 "betavae_nb": "β-VAE NB", "tfvae": "TF-VAE μ", "scvi": "scvi-tools SCVI"}
+                 "betavae_nb": "β-VAE NB", "betavae_harmony": "Harmony (β-VAE latent)",
+                 "tfvae": "TF-VAE μ", "scvi": "scvi-tools SCVI"}
+#: Methods that need a batch column (skipped without one).
+BATCH_METHODS = ("harmony", "betavae_harmony")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -92,6 +98,7 @@ class _Context:
     cancel: threading.Event | None
     x: Any = None
     pcs: np.ndarray | None = None
+    latents: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
 
 def _pca(ctx: _Context, seed: int) -> np.ndarray:
@@ -101,15 +108,29 @@ def _pca(ctx: _Context, seed: int) -> np.ndarray:
 
 
 def _harmony(ctx: _Context, seed: int) -> np.ndarray:
+    return harmony_correct(_pca(ctx, seed), ctx.adata.obs[ctx.batch_key], seed=seed)
+
+
+def harmony_correct(embedding: np.ndarray, batch: Any, *, seed: int = 0) -> np.ndarray:
+    """Harmony (``harmonypy``) on any cells × dims embedding, ``batch`` one value per cell.
+
+    Returns the corrected embedding, cells × dims, float32.
+    """
     import harmonypy
 
-    if not ctx.batch_key:
-        raise _Skip("needs a batch column")
-    meta = pd.DataFrame({"batch": ctx.adata.obs[ctx.batch_key].astype(str).to_numpy()})
-    out = harmonypy.run_harmony(_pca(ctx, seed), meta, ["batch"], random_state=seed,
-                                verbose=False)
+    meta = pd.DataFrame({"batch": np.asarray(batch).astype(str)})
+    out = harmonypy.run_harmony(np.asarray(embedding, dtype=np.float64), meta, ["batch"],
+                                random_state=seed, verbose=False)
     z = np.asarray(out.Z_corr)
-    return (z.T if z.shape[0] != ctx.adata.n_obs else z).astype(np.float32)
+    return (z.T if z.shape[0] != len(meta) else z).astype(np.float32)
+
+
+def _betavae_harmony(ctx: _Context, seed: int) -> np.ndarray:
+    method = recommended_betavae(ctx.adata)
+    latent = ctx.latents.get((method, seed))
+    if latent is None:
+        latent = _runner(method)(ctx, seed)
+    return harmony_correct(latent, ctx.adata.obs[ctx.batch_key], seed=seed)
 
 
 def _train_config(ctx: _Context, seed: int, base: Any) -> Any:
@@ -127,6 +148,8 @@ def _betavae(likelihood: str) -> Callable[[_Context, int], np.ndarray]:
                                        "n_latent": ctx.settings.n_latent},
                                 train=_train_config(ctx, seed, BETAVAE_TRAIN_DEFAULTS),
                                 runs_root=ctx.runs_root, cancel=ctx.cancel)
+        if "betavae_harmony" in ctx.settings.methods:  # reused by _betavae_harmony
+            ctx.latents[(f"betavae_{likelihood}", seed)] = trained.latent
         return trained.latent
     return run
 
@@ -207,7 +230,8 @@ def _runner(method: str) -> Callable[[_Context, int], np.ndarray]:
     if method.startswith("obsm:"):
         return _obsm(method.split(":", 1)[1])
     return {"pca": _pca, "harmony": _harmony, "betavae_gaussian": _betavae("gaussian"),
-            "betavae_nb": _betavae("nb"), "tfvae": _tfvae, "scvi": _scvi}[method]
+            "betavae_nb": _betavae("nb"), "betavae_harmony": _betavae_harmony, "tfvae": _tfvae,
+            "scvi": _scvi}[method]
 
 
 def _check_columns(adata: Any, label_key: str, batch_key: str | None) -> None:
@@ -223,6 +247,9 @@ def _check_columns(adata: Any, label_key: str, batch_key: str | None) -> None:
 def _embed(method: str, ctx: _Context, seed: int, skipped: dict[str, str]
            ) -> tuple[np.ndarray | None, float]:
     started = time.perf_counter()
+    if method in BATCH_METHODS and not ctx.batch_key:
+        skipped[method] = "needs a batch column"
+        return None, 0.0
     try:
         emb = _runner(method)(ctx, seed)
     except _Skip as why:

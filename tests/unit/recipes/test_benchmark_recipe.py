@@ -13,6 +13,7 @@ from core.recipes.benchmark import (
     BenchmarkSettings,
     embedding_from_obsm,
     embedding_from_other,
+    harmony_correct,
     load_benchmark,
     recommended_betavae,
     run_benchmark,
@@ -54,11 +55,12 @@ def test_embedding_from_obsm_checks_and_aligns():
 
 def test_run_pca_and_obsm_with_skips_and_roundtrip(tmp_path):
     ad = _adata()
-    settings = BenchmarkSettings(methods=("pca", "harmony", "betavae_nb", "obsm:X_mine"),
-                                 seeds=2, n_latent=3)
+    settings = BenchmarkSettings(methods=("pca", "harmony", "betavae_nb", "betavae_harmony",
+                                          "obsm:X_mine"), seeds=2, n_latent=3)
     result = run_benchmark(ad, label_key="cell_type", settings=settings)
     assert list(result.table.index) == ["pca", "obsm:X_mine"]
-    assert set(result.skipped) == {"harmony", "betavae_nb"}
+    assert set(result.skipped) == {"harmony", "betavae_nb", "betavae_harmony"}
+    assert result.skipped["betavae_harmony"] == "needs a batch column"
     assert "counts" in result.skipped["betavae_nb"]
     assert result.table.loc["obsm:X_mine", "bio_conservation"] > 0.8
     assert len(result.per_seed) == 4
@@ -75,3 +77,30 @@ def test_recommended_betavae_by_what_x_holds():
     assert recommended_betavae(counts) == "betavae_nb"
     counts.uns["preprocess"] = {"x_kind": "log-normalized"}
     assert recommended_betavae(counts) == "betavae_gaussian"
+
+
+def test_harmony_correct_removes_a_batch_shift_and_keeps_types():
+    rng = np.random.default_rng(1)
+    types = np.tile(np.repeat([0, 1], 100), 2)
+    batch = np.repeat(["b0", "b1"], 200)
+    emb = rng.normal(scale=0.3, size=(400, 4)) + np.eye(4)[types] * 4
+    emb[batch == "b1"] += 3.0                       # a pure batch offset
+    out = harmony_correct(emb, batch, seed=0)
+    assert out.shape == (400, 4) and out.dtype == np.float32
+    gap = lambda e: np.linalg.norm(e[batch == "b0"].mean(0) - e[batch == "b1"].mean(0))  # noqa: E731
+    assert gap(emb) > 5.5 and gap(out) < 0.2 * gap(emb)
+    type_gap = np.linalg.norm(out[types == 0].mean(0) - out[types == 1].mean(0))
+    assert type_gap > 4.0                           # cell types stay apart (√2·4 ≈ 5.7 before)
+
+
+def test_betavae_harmony_reuses_the_recommended_latent():
+    ad = _adata(90)
+    ad.obs["batch"] = np.tile(["x", "y"], 45)
+    settings = BenchmarkSettings(methods=("betavae_gaussian", "betavae_harmony"), seeds=1,
+                                 epochs=2, n_latent=3, device="cpu")
+    result = run_benchmark(ad, label_key="cell_type", batch_key="batch", settings=settings)
+    assert list(result.table.index) == ["betavae_gaussian", "betavae_harmony"]
+    # Harmony only: the β-VAE latent of the same seed was reused, not trained again.
+    secs = result.per_seed.set_index("method")["seconds"]
+    assert secs["betavae_harmony"] < secs["betavae_gaussian"]
+    assert np.isfinite(result.table.loc["betavae_harmony", "total"])
