@@ -40,6 +40,10 @@ def add_count_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-key", default=None, metavar="KEY",
                        help="obs column used as batch covariate (one-hot into encoder and "
                             "decoder); adds batch_mixing_entropy to metrics.json")
+    group.add_argument("--batch-mmd", type=nonneg_float, default=None, metavar="W",
+                       help="with --batch-key: weight of an MMD penalty aligning the batches' "
+                            "latent codes (trVAE-style; 0 = off, the default; it can erase "
+                            "biology that differs between batches, e.g. a stimulation)")
     group.add_argument("--dispersion", choices=DISPERSIONS, default="gene",
                        help="NB/ZINB inverse dispersion per gene or per gene and batch")
 
@@ -96,6 +100,8 @@ def job_parts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
     for key in ("dropout", "input_dropout"):
         if getattr(args, key) is not None:
             model[key] = getattr(args, key)
+    if getattr(args, "batch_mmd", None) is not None:
+        model["mmd_weight"] = args.batch_mmd
     model.update(count_settings(args))
     model["schedule"] = to_dict(schedule_from_args(args, train.epochs))
     return model, {k: v for k, v in train.to_dict().items() if k != "seed"}

@@ -32,3 +32,31 @@ def weighted_squared_error(x: torch.Tensor, x_hat: torch.Tensor,
     if gene_weights is not None:
         sq = sq * gene_weights
     return sq.sum(-1)
+
+
+#: Bandwidths (σ²) of the multi-scale RBF kernel of :func:`batch_mmd`; the latent's prior is
+#: N(0, I), so fixed scales from tight to wide cover it for any dataset.
+MMD_BANDWIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def _rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    d2 = torch.cdist(a, b).pow(2)
+    return sum(torch.exp(-d2 / (2 * s)) for s in MMD_BANDWIDTHS) / len(MMD_BANDWIDTHS)
+
+
+def batch_mmd(z: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """Mean over batches of the (biased) squared MMD between one batch's latent codes and
+    the other batches' (multi-scale RBF kernel; Gretton et al. 2012, as in trVAE).
+
+    A scalar; 0 when every batch's codes are distributed alike. Batches with fewer than two
+    cells in the minibatch are left out (0 when fewer than two batches remain).
+    """
+    codes = batch.reshape(-1).long()
+    terms = []
+    for b in torch.unique(codes):
+        inside = codes == b
+        if int(inside.sum()) < 2 or int((~inside).sum()) < 2:
+            continue
+        zi, zo = z[inside], z[~inside]
+        terms.append(_rbf(zi, zi).mean() + _rbf(zo, zo).mean() - 2 * _rbf(zi, zo).mean())
+    return torch.stack(terms).mean() if terms else z.new_zeros(())

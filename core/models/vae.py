@@ -17,7 +17,7 @@ from core.errors import ConfigError
 from core.models.base import LossOutput
 from core.models.layers import mlp
 from core.models.likelihoods import DISPERSIONS, LIKELIHOODS, count_nll, library_of
-from core.models.losses import free_bits_kl, kl_normal, weighted_squared_error
+from core.models.losses import batch_mmd, free_bits_kl, kl_normal, weighted_squared_error
 
 #: Fraction of input values zeroed while training (denoising), the default of the module and
 #: of the β-VAE recipe. 0.1 raised the KMeans ARI on zeisel_cortex from 0.612 ± 0.041 to
@@ -206,8 +206,10 @@ class BetaVAE(nn.Module):
                          p.get("zi_logits"), self.gene_weights)
 
     def loss(self, batch: dict[str, torch.Tensor], *, beta: float = 1.0,
-             free_bits: float = 0.0) -> LossOutput:
-        """Reconstruction (Σ genes, mean over cells) + β · KL (Σ dims, mean over cells).
+             free_bits: float = 0.0, mmd_weight: float = 0.0) -> LossOutput:
+        """Reconstruction (Σ genes, mean over cells) + β · KL (Σ dims, mean over cells)
+        [+ ``mmd_weight`` · :func:`~core.models.losses.batch_mmd` of μ between batches, with a
+        batch covariate].
 
         Gaussian: weighted squared error on ``batch["x"]``. NB/ZINB: negative log-likelihood
         of ``batch["counts"]`` with mean softmax × ``batch["library"]``.
@@ -215,7 +217,8 @@ class BetaVAE(nn.Module):
         Returns
         -------
         LossOutput
-            ``loss`` (to minimise), terms ``recon``, ``kl`` (the KL without free-bits floor).
+            ``loss`` (to minimise), terms ``recon``, ``kl`` (the KL without free-bits floor)
+            and, with ``mmd_weight`` > 0, ``mmd``.
         """
         if self.is_count_model:
             counts = batch["counts"] if "counts" in batch else batch["x"]
@@ -230,6 +233,11 @@ class BetaVAE(nn.Module):
         kl = kl_normal(out["mu"].float(), out["logvar"].float()).mean()
         kl_opt = (free_bits_kl(out["mu"].float(), out["logvar"].float(), free_bits).mean()
                   if free_bits > 0 else kl)
-        return LossOutput(recon + beta * kl_opt, {"recon": recon, "kl": kl})
+        terms = {"recon": recon, "kl": kl}
+        loss = recon + beta * kl_opt
+        if mmd_weight > 0 and self.n_batch > 1 and batch.get("batch") is not None:
+            terms["mmd"] = batch_mmd(out["mu"].float(), batch["batch"])
+            loss = loss + mmd_weight * terms["mmd"]
+        return LossOutput(loss, terms)
 
 

@@ -32,7 +32,9 @@ class BetaVAESettings(Settings):
 
     Defaults tuned with benchmarks/betavae_quality.py and the sweeps in
     benchmarks/results/betavae.md. ``input_dropout`` defaults to
-    :data:`core.models.vae.DENOISING_INPUT_DROPOUT` (its evidence is there).
+    :data:`core.models.vae.DENOISING_INPUT_DROPOUT` (its evidence is there). ``mmd_weight``
+    (with a batch covariate) adds a batch MMD of μ to the loss; it is off because on the panel
+    it erased stimulation biology on kang_pbmc (benchmarks/results/panel_batch_attempts.json).
     """
 
     TITLE = "the β-VAE"
@@ -44,6 +46,7 @@ class BetaVAESettings(Settings):
     input_dropout: float = between(DENOISING_INPUT_DROPOUT, 0.0, 1.0, high_open=True)
     hvg_weight: float = between(1.0, 0.0)
     free_bits: float = between(0.0, 0.0)
+    mmd_weight: float = between(0.0, 0.0)
     schedule: dict[str, Any] = field(default_factory=lambda: dict(_SCHEDULE))
     likelihood: str = one_of("gaussian", LIKELIHOODS)
     dispersion: str = one_of("gene", DISPERSIONS)
@@ -86,6 +89,12 @@ def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
     """β-VAE settings for a likelihood as a dict: the defaults, with
     :data:`COUNT_MODEL_DEFAULTS` for ``"nb"``/``"zinb"``."""
     return BetaVAESettings.for_likelihood(likelihood).to_dict()
+
+
+def loss_kwargs_of(settings: dict[str, Any]) -> dict[str, float]:
+    """The β-VAE loss's keyword arguments from its settings (free bits, batch MMD weight)."""
+    return {"free_bits": float(settings["free_bits"]),
+            "mmd_weight": float(settings.get("mmd_weight", 0.0))}
 
 
 def _schedule_of(settings: dict[str, Any], epochs: int) -> Schedule:
@@ -199,7 +208,7 @@ def train_betavae(
                      n_epochs=train.epochs, resume=resume)
     result = durable_fit(path, lambda ckpt: fit(
         module, inputs.data, config=train, schedule=schedule, progress=progress, cancel=cancel,
-        loss_kwargs={"free_bits": float(settings["free_bits"])}, checkpoint=ckpt),
+        loss_kwargs=loss_kwargs_of(settings), checkpoint=ckpt),
         every=checkpoint_every, resume=resume, created=run_dir is None)
     if result.n_epochs_run == 0:
         raise ConfigError(result.message or "Training stopped before the first epoch ended.")

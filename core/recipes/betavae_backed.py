@@ -36,6 +36,7 @@ from core.recipes.betavae import (
     BetaVAESettings,
     _schedule_of,
     build_module,
+    loss_kwargs_of,
     training_summary,
 )
 from core.runs import Run, load_run, new_run_dir, run_config, save_run
@@ -120,7 +121,7 @@ def train_betavae_backed(
         x = HostRows(src.n_obs, lazy.n_vars, lambda idx: lazy.transform(src.rows(idx)), device)
     module = build_module(settings, lazy.n_vars, train.seed)
     result = fit(module, {"x": x}, config=train, schedule=schedule, progress=progress,
-                 cancel=cancel, loss_kwargs={"free_bits": float(settings["free_bits"])})
+                 cancel=cancel, loss_kwargs=loss_kwargs_of(settings))
     if result.n_epochs_run == 0:
         raise ConfigError(result.message or "Training stopped before the first epoch ended.")
     timings["train_s"] = result.train_seconds

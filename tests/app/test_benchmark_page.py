@@ -53,6 +53,8 @@ def test_saved_benchmark_shows_table_best_and_downloads(monkeypatch, tmp_path):
     assert any("β-VAE NB" in i.value and "raw counts" in i.value for i in at.info)
     assert at.selectbox(key="bench_label").value == "level1class"
     assert at.selectbox(key="bench_batch").value == "(none)"
+    # Harmony needs a batch column: off by default without one, on once one is picked
+    assert not {"harmony", "betavae_harmony"} & set(at.multiselect(key="bench_methods").value)
     table = _table(at)
     assert list(table.index) == ["PCA", "β-VAE NB"]
     assert table.loc["β-VAE NB", "Bio conservation"] == 0.7

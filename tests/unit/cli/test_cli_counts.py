@@ -67,3 +67,15 @@ def test_unknown_batch_key_is_a_user_error(counts_h5ad, tmp_path, capsys):
                  "--out", str(tmp_path / "r")])
     assert code == EXIT_USER_ERROR
     assert "Batch column 'nope'" in capsys.readouterr().err
+
+
+def test_batch_mmd_is_recorded_and_logged(counts_h5ad, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(counts_h5ad), "--likelihood", "nb", "--batch-key",
+                 "lane", "--batch-mmd", "50", "--epochs", "2", "--hidden", "16", "--latent", "3",
+                 "--out", str(out), "--device", "cpu"])
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["mmd_weight"] == 50.0
+    history = pd.read_csv(out / "history.csv")
+    assert "train_mmd" in history.columns and (history["train_mmd"] >= 0).all()
