@@ -39,8 +39,8 @@ def weighted_squared_error(x: torch.Tensor, x_hat: torch.Tensor,
 MMD_BANDWIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
-def _rbf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    d2 = torch.cdist(a, b).pow(2)
+def _rbf(z: torch.Tensor) -> torch.Tensor:
+    d2 = torch.cdist(z, z).pow(2)
     return sum(torch.exp(-d2 / (2 * s)) for s in MMD_BANDWIDTHS) / len(MMD_BANDWIDTHS)
 
 
@@ -52,11 +52,12 @@ def batch_mmd(z: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
     cells in the minibatch are left out (0 when fewer than two batches remain).
     """
     codes = batch.reshape(-1).long()
+    kernel = _rbf(z)                  # one cells × cells kernel, sliced per batch
     terms = []
     for b in torch.unique(codes):
         inside = codes == b
         if int(inside.sum()) < 2 or int((~inside).sum()) < 2:
             continue
-        zi, zo = z[inside], z[~inside]
-        terms.append(_rbf(zi, zi).mean() + _rbf(zo, zo).mean() - 2 * _rbf(zi, zo).mean())
+        terms.append(kernel[inside][:, inside].mean() + kernel[~inside][:, ~inside].mean()
+                     - 2 * kernel[inside][:, ~inside].mean())
     return torch.stack(terms).mean() if terms else z.new_zeros(())

@@ -127,7 +127,7 @@ def harmony_correct(embedding: np.ndarray, batch: Any, *, seed: int = 0) -> np.n
 
 def _betavae_harmony(ctx: _Context, seed: int) -> np.ndarray:
     method = recommended_betavae(ctx.adata)
-    latent = ctx.latents.get((method, seed))
+    latent = ctx.latents.pop((method, seed), None)  # used once: do not keep it
     if latent is None:
         latent = _runner(method)(ctx, seed)
     return harmony_correct(latent, ctx.adata.obs[ctx.batch_key], seed=seed)

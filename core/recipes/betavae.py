@@ -94,7 +94,7 @@ def model_defaults(likelihood: str = "gaussian") -> dict[str, Any]:
 def loss_kwargs_of(settings: dict[str, Any]) -> dict[str, float]:
     """The β-VAE loss's keyword arguments from its settings (free bits, batch MMD weight)."""
     return {"free_bits": float(settings["free_bits"]),
-            "mmd_weight": float(settings.get("mmd_weight", 0.0))}
+            "mmd_weight": float(settings["mmd_weight"])}
 
 
 def _schedule_of(settings: dict[str, Any], epochs: int) -> Schedule:
