@@ -44,6 +44,9 @@ def add_count_args(parser: argparse.ArgumentParser) -> None:
                        help="with --batch-key: weight of an MMD penalty aligning the batches' "
                             "latent codes (trVAE-style; 0 = off, the default; it can erase "
                             "biology that differs between batches, e.g. a stimulation)")
+    group.add_argument("--decoder-only-batch", action="store_true",
+                       help="with --batch-key: the batch one-hot goes to the decoder only "
+                            "(scVI's encode_covariates=False), so the encoder needs no batch")
     group.add_argument("--dispersion", choices=DISPERSIONS, default="gene",
                        help="NB/ZINB inverse dispersion per gene or per gene and batch")
 
@@ -102,6 +105,8 @@ def job_parts(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]
             model[key] = getattr(args, key)
     if getattr(args, "batch_mmd", None) is not None:
         model["mmd_weight"] = args.batch_mmd
+    if getattr(args, "decoder_only_batch", False):
+        model["encode_batch"] = False
     model.update(count_settings(args))
     model["schedule"] = to_dict(schedule_from_args(args, train.epochs))
     return model, {k: v for k, v in train.to_dict().items() if k != "seed"}

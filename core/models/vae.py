@@ -53,6 +53,9 @@ class BetaVAE(nn.Module):
         Number of batch categories; 0 means no batch covariate.
     dispersion
         Count models: inverse dispersion θ per ``"gene"`` or per ``"gene-batch"``.
+    encode_batch
+        Whether the encoder also reads the batch one-hot (default). ``False`` is scVI's
+        ``encode_covariates=False``: only the decoder sees the batch.
 
     Notes
     -----
@@ -77,6 +80,7 @@ class BetaVAE(nn.Module):
         likelihood: str = "gaussian",
         n_batch: int = 0,
         dispersion: str = "gene",
+        encode_batch: bool = True,
     ) -> None:
         super().__init__()
         if likelihood not in LIKELIHOODS:
@@ -93,6 +97,7 @@ class BetaVAE(nn.Module):
             "batch_norm": bool(batch_norm), "dropout": float(dropout),
             "input_dropout": float(input_dropout), "likelihood": likelihood,
             "n_batch": int(n_batch), "dispersion": dispersion,
+            "encode_batch": bool(encode_batch),
         }
         self.n_input = int(n_input)
         self.n_latent = int(n_latent)
@@ -100,10 +105,13 @@ class BetaVAE(nn.Module):
         self.n_batch = int(n_batch)
         self.dispersion = dispersion
         self.input_dropout = float(input_dropout)
+        self.encode_batch = bool(encode_batch)
+        n_enc_batch = n_batch if encode_batch else 0
         # Layers are created in the same order as before batches/counts existed, so a Gaussian
         # model without covariate initialises (and saves) exactly as it always did.
-        self.encoder = mlp([n_input + n_batch, *hidden], batch_norm=batch_norm, dropout=dropout)
-        last = hidden[-1] if hidden else n_input + n_batch
+        self.encoder = mlp([n_input + n_enc_batch, *hidden], batch_norm=batch_norm,
+                           dropout=dropout)
+        last = hidden[-1] if hidden else n_input + n_enc_batch
         self.mu = nn.Linear(last, n_latent)
         self.logvar = nn.Linear(last, n_latent)
         rev = list(reversed(hidden))
@@ -158,7 +166,8 @@ class BetaVAE(nn.Module):
             x = x * (torch.rand_like(x, dtype=torch.float32) >= self.input_dropout).to(x.dtype)
         if self.is_count_model:
             x = torch.log1p(x)
-        h = self.encoder(self._with_batch(x, self.batch_one_hot(batch, x.shape[0], x.device)))
+        one_hot = self.batch_one_hot(batch, x.shape[0], x.device) if self.encode_batch else None
+        h = self.encoder(self._with_batch(x, one_hot))
         return self.mu(h), self.logvar(h).clamp(-10.0, 10.0)
 
     def _decoder_hidden(self, z: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:

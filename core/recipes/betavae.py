@@ -35,6 +35,9 @@ class BetaVAESettings(Settings):
     :data:`core.models.vae.DENOISING_INPUT_DROPOUT` (its evidence is there). ``mmd_weight``
     (with a batch covariate) adds a batch MMD of μ to the loss; it is off because on the panel
     it erased stimulation biology on kang_pbmc (benchmarks/results/panel_batch_attempts.json).
+    ``encode_batch=False`` gives the batch one-hot to the decoder only (scVI's
+    ``encode_covariates=False``); it stays opt-in: +0.012 total on kang_pbmc, −0.007 on
+    symphony_pbmc, −0.001 on papalexi_controls (same file).
     """
 
     TITLE = "the β-VAE"
@@ -47,6 +50,7 @@ class BetaVAESettings(Settings):
     hvg_weight: float = between(1.0, 0.0)
     free_bits: float = between(0.0, 0.0)
     mmd_weight: float = between(0.0, 0.0)
+    encode_batch: bool = True
     schedule: dict[str, Any] = field(default_factory=lambda: dict(_SCHEDULE))
     likelihood: str = one_of("gaussian", LIKELIHOODS)
     dispersion: str = one_of("gene", DISPERSIONS)
@@ -143,7 +147,8 @@ def build_module(settings: dict[str, Any], n_vars: int, seed: int, *,
                    batch_norm=settings["batch_norm"], dropout=settings["dropout"],
                    input_dropout=float(settings["input_dropout"]),
                    gene_weights=gene_weights, likelihood=settings["likelihood"],
-                   n_batch=n_batch, dispersion=settings["dispersion"])
+                   n_batch=n_batch, dispersion=settings["dispersion"],
+                   encode_batch=bool(settings.get("encode_batch", True)))
 
 
 def train_betavae(

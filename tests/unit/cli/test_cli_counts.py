@@ -79,3 +79,14 @@ def test_batch_mmd_is_recorded_and_logged(counts_h5ad, tmp_path, capsys):
     assert config["settings"]["mmd_weight"] == 50.0
     history = pd.read_csv(out / "history.csv")
     assert "train_mmd" in history.columns and (history["train_mmd"] >= 0).all()
+
+
+def test_decoder_only_batch_is_recorded(counts_h5ad, tmp_path):
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(counts_h5ad), "--likelihood", "nb", "--batch-key",
+                 "lane", "--decoder-only-batch", "--epochs", "2", "--hidden", "16", "--latent",
+                 "3", "--out", str(out), "--device", "cpu"])
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["encode_batch"] is False
+    assert config["module"]["encode_batch"] is False

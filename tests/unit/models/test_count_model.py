@@ -49,6 +49,22 @@ def test_batch_one_hot_shapes(likelihood):
         m.encode(x)
 
 
+def test_decoder_only_batch_encodes_without_codes():
+    """encode_batch=False (scVI's encode_covariates=False): the encoder never reads the batch,
+    so the latent of a cell does not depend on its batch code, while decoding still does."""
+    m = BetaVAE(20, 4, [16], likelihood="nb", n_batch=3, encode_batch=False).eval()
+    assert m.encoder[0].in_features == 20 and m.decoder[0].in_features == 4 + 3
+    x = torch.rand(5, 20).mul(5).round()
+    mu, _ = m.encode(x)
+    mu_coded, _ = m.encode(x, torch.tensor([0, 1, 2, 0, 1]))
+    assert torch.equal(mu, mu_coded)
+    z = torch.zeros(1, 4)
+    assert not torch.allclose(m.decode(z, torch.tensor([0])), m.decode(z, torch.tensor([2])))
+    again = BetaVAE(**m.init_kwargs)
+    again.load_state_dict(m.state_dict())
+    assert again.init_kwargs["encode_batch"] is False
+
+
 def test_count_loss_trains_and_batch_changes_decoding():
     rng = np.random.default_rng(0)
     counts = torch.as_tensor(rng.poisson(3.0, (32, 20)), dtype=torch.float32)
