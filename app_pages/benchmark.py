@@ -56,8 +56,8 @@ st.info(f"For this data the recommended β-VAE is **{METHOD_TITLES[best_vae]}**:
            "exact counts were in a layer).")
         + " With a batch column, Harmony on PCA scored a higher total than either on every "
           "panel dataset (symphony_pbmc 0.774 vs 0.746; kang_pbmc, condition as batch, 0.745 vs "
-          "0.718); Harmony on the β-VAE latent came within 0.01 (0.770 and 0.739): compare "
-          "them here.",
+          "0.718); Harmony on the β-VAE latent came within 0.01 (0.765 and 0.736, one H100): "
+          "compare them here.",
         icon=":material/recommend:")
 
 # ---- settings --------------------------------------------------------------------------------
