@@ -148,7 +148,7 @@ def build_module(settings: dict[str, Any], n_vars: int, seed: int, *,
                    input_dropout=float(settings["input_dropout"]),
                    gene_weights=gene_weights, likelihood=settings["likelihood"],
                    n_batch=n_batch, dispersion=settings["dispersion"],
-                   encode_batch=bool(settings.get("encode_batch", True)))
+                   encode_batch=settings["encode_batch"])
 
 
 def train_betavae(
