@@ -325,7 +325,8 @@ def recommended_betavae(adata: Any) -> str:
     ``"betavae_nb"`` when X held raw counts, else ``"betavae_gaussian"`` (also when raw counts
     sit only in a layer beside log-normalised X). Panel evidence
     (benchmarks/results/panel_h100.json, 3 seeds, default epochs): on counts X NB beat Gaussian
-    on bio conservation (zeisel_cortex 0.734 vs 0.681); on symphony_pbmc (log X, exact counts in
+    on bio conservation (zeisel_cortex 0.734 vs 0.681; with NB β 1.5, CPU: 0.728 vs 0.695,
+    panel_nb15_cpu.json); on symphony_pbmc (log X, exact counts in
     a layer) the Gaussian β-VAE with the batch covariate beat NB on the scIB total (0.746 vs
     0.730) at about the same bio conservation (0.723 vs 0.719).
     """

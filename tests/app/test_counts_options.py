@@ -72,7 +72,7 @@ def test_count_likelihood_needs_counts_on_kang(app):
     app.selectbox(key="bv_likelihood").select("nb").run()
     assert any("keeps no raw counts" in w.value for w in app.warning)
     assert app.text_input(key="bv_hidden").value == "128"
-    assert app.number_input(key="bv_beta_max").value == 2.0
+    assert app.number_input(key="bv_beta_max").value == 1.5
     assert app.number_input(key="bv_input_dropout").value == 0.0
     app.selectbox(key="bv_likelihood").select("gaussian").run()
     assert app.text_input(key="bv_hidden").value == "1024,512,256"
@@ -91,7 +91,7 @@ def test_switching_likelihood_keeps_edited_values_and_says_what_changed(app):
     assert app.number_input(key="bv_dropout").value == 0.3
     assert app.number_input(key="bv_input_dropout").value == 0.0     # untouched: NB default
     note = " ".join(i.value for i in app.info)
-    assert "input dropout 0.1 → 0.0" in note and "β max 5.0 → 2.0" in note
+    assert "input dropout 0.1 → 0.0" in note and "β max 5.0 → 1.5" in note
     assert "Kept your values: encoder 256,64; dropout 0.3" in note
 
 
