@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
@@ -86,33 +83,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
     patch(args.variant, args.weight)
-    from bench_panel import PANEL, panel_data
+    from panel_variant import score_variant
 
-    from core.analysis.benchmark import score_embeddings
-    from core.analysis.embeddings import pca
-    from core.recipes.benchmark import harmony_correct, recommended_betavae
-    from core.recipes.betavae import BETAVAE_TRAIN_DEFAULTS, train_betavae
-    from core.training.inputs import model_input
-
-    _, label, batch, _ = PANEL[args.dataset]
-    adata = panel_data(args.dataset)
-    pcs = pca(model_input(adata), 10)
-    likelihood = recommended_betavae(adata).split("_", 1)[1]
-    batches = None if batch is None else adata.obs[batch].to_numpy()
-    tables = []
-    for seed in range(args.seeds):
-        with tempfile.TemporaryDirectory() as tmp:
-            run = train_betavae(adata, dataset=args.dataset, batch_key=batch,
-                                model={"likelihood": likelihood, "n_latent": 10},
-                                train=replace(BETAVAE_TRAIN_DEFAULTS, seed=seed, device="cpu"),
-                                runs_root=tmp)
-            emb = {"vae": np.asarray(run.latent), "pca": pcs}
-        if batch is not None:
-            emb["harmony"] = harmony_correct(pcs, adata.obs[batch], seed=seed)
-        cols = ["bio_conservation", "total"] + (["batch_correction"] if batch else [])
-        tables.append(score_embeddings(emb, adata.obs[label].to_numpy(), batches,
-                                       seed=seed)[cols])
-        print(seed, tables[-1]["total"].round(4).to_dict(), flush=True)
+    _, tables, _ = score_variant(args.dataset, {}, seeds=args.seeds, latent_harmony=False)
+    for seed, table in enumerate(tables):
+        print(seed, table["total"].round(4).to_dict(), flush=True)
     mean = sum(tables) / len(tables)
     print(json.dumps({"dataset": args.dataset, "variant": args.variant, "weight": args.weight,
                       "seeds": args.seeds,
